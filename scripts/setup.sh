@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package sessionhub needs to build, run and test.
+# Idempotent: packages already present are skipped, and `apt-get update` runs
+# at most once per invocation (only when something is missing).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ninja-build clang-format
+  libboost1.81-dev libboost-program-options1.81-dev
+  libssl-dev rapidjson-dev libsqlite3-dev
+  libzmq3-dev cppzmq-dev libhiredis-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  redis-server curl ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
