@@ -1,0 +1,70 @@
+// config: the hub's one options table (PROTOCOL §7).
+// Every option is a flag (--name), an environment variable (SESSIONHUB_NAME, upper case,
+// '-' → '_') and a key of the --config file, in that order of precedence: a flag beats the
+// environment, which beats the file. Each field's default and the reason for it is stated
+// once, here; `sessionhub --help` prints the same table.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shub {
+
+struct config {
+  // --- listener -----------------------------------------------------------------------
+  std::string listen = "127.0.0.1:8080";     // loopback by default: exposing it is a choice
+  int threads = 0;                           // 0 = one worker per core
+  std::string tls_cert, tls_key;             // both set: HTTPS/WSS
+  std::vector<std::string> allowed_origins;  // browser origins; none = every origin refused
+
+  // --- store --------------------------------------------------------------------------
+  std::string store = "sqlite:./data/sessionhub.db";
+  int store_threads = 4;  // blocking store + signing work runs here, off the network threads
+
+  // --- identity and keys --------------------------------------------------------------
+  std::vector<std::string> api_keys;  // none = server API disabled
+  std::string users_file;             // none = /v1/login disabled
+  std::string signing_key;            // PEM; empty = generated and kept beside the store
+  std::string previous_signing_key;   // PEM still published and accepted after a rotation
+  std::string signing_alg = "ES256";  // algorithm of a generated key: ES256, EdDSA, RS256
+  std::string hs256_secret_file;      // HS256 only when explicitly configured this way
+  std::string issuer = "sessionhub";
+  std::string audience = "sessionhub";
+
+  // --- session policy (seconds) -------------------------------------------------------
+  std::int64_t access_ttl_s = 900;     // short: a stolen access token is worth little
+  std::int64_t idle_timeout_s = 1800;  // 30 min of no activity in any tab ends the session
+  std::int64_t max_age_s = 604800;     // one week, whatever the activity
+  std::int64_t warn_before_s = 60;     // session.expiring this long before idle expiry
+  std::int64_t reuse_interval_s = 10;  // racing tabs' refresh grace (PROTOCOL §2 rule 2)
+  std::int64_t clock_leeway_s = 5;     // tolerance on JWT exp/nbf/iat between machines
+
+  // --- limits -------------------------------------------------------------------------
+  std::int64_t max_body_bytes = 16384;     // every JSON body we accept is far smaller
+  std::int64_t max_header_bytes = 16384;   // Beast's own default is 8 KiB; cookies need some room
+  std::int64_t http_timeout_s = 30;        // a request must arrive whole within this (slowloris)
+  std::int64_t login_rate_limit = 10;      // logins per minute per client address (0 = off)
+  std::int64_t refresh_rate_limit = 120;   // refreshes per minute per client address (0 = off)
+  std::int64_t drain_timeout_s = 10;       // SIGTERM waits this long for requests in flight
+  std::string cookie_samesite = "Strict";  // the apps and the hub are one site
+
+  // --- cluster ------------------------------------------------------------------------
+  std::string replica_id;  // empty = host name + port
+  std::string cluster_bind;
+  std::vector<std::string> cluster_peers;
+
+  // --- back-channel logout -------------------------------------------------------------
+  std::string backchannel_jwks, backchannel_issuer, backchannel_audience;
+
+  // --- operations ---------------------------------------------------------------------
+  std::string log_level = "info";
+};
+
+// Parses flags, SESSIONHUB_* environment variables and the --config file. On --help prints
+// the table and returns nullopt with exit_code 0; on an error prints it to stderr and
+// returns nullopt with exit_code 2.
+[[nodiscard]] std::optional<config> parse_config(int argc, const char* const* argv, int& exit_code);
+
+}  // namespace shub

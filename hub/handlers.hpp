@@ -1,0 +1,20 @@
+// handlers: the HTTP endpoints of PROTOCOL §2, registered on the router by area.
+//   token_api       login, refresh, validate, extend, logout (browsers, resource servers)
+//   server_api      sessions, user logout, stats, metrics (backends, API key)
+//   ops_api         healthz, readyz, jwks
+#pragma once
+
+#include "hub_state.hpp"
+#include "router.hpp"
+
+namespace shub {
+
+void add_token_routes(router& r, hub_state& hub);
+void add_server_api_routes(router& r, hub_state& hub);
+void add_ops_routes(router& r, hub_state& hub);
+
+// The token response of PROTOCOL §2 for a session outcome holding tokens.
+[[nodiscard]] std::string token_response_body(const auth::session_outcome& out,
+                                              bool with_refresh_token);
+
+}  // namespace shub

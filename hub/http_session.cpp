@@ -1,0 +1,159 @@
+// http_session: the HTTP request loop. Errors from the network are answered where an
+// answer is still possible (400, 413, 431) and logged at debug; they never reach a handler.
+#include "http_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include "log.hpp"
+
+namespace shub {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+
+http_session::http_session(net::ip::tcp::socket&& socket, hub_state& hub, const router& routes,
+                           bool loopback_plain)
+    : stream_(std::move(socket)), hub_(hub), routes_(routes), loopback_plain_(loopback_plain) {
+  beast::error_code ec;
+  const auto ep = stream_.socket().remote_endpoint(ec);
+  client_ip_ = ec ? "unknown" : ep.address().to_string();
+}
+
+void http_session::run() {
+  net::dispatch(stream_.get_executor(),
+                beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+}
+
+void http_session::do_read() {
+  parser_.emplace();
+  parser_->body_limit(static_cast<std::uint64_t>(hub_.cfg.max_body_bytes));
+  parser_->header_limit(static_cast<std::uint32_t>(hub_.cfg.max_header_bytes));
+  stream_.expires_after(std::chrono::seconds(hub_.cfg.http_timeout_s));
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+}
+
+void http_session::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+      ec == beast::error::timeout || ec == net::error::connection_reset) {
+    return do_close();
+  }
+  hub_.requests_in_flight.fetch_add(1);  // until its answer is written (on_write)
+  if (ec) {
+    // The request cannot be read to its end: answer what we can and close.
+    http_request dummy{http::verb::get, "/", 11};
+    log::debug("http_bad_request").str("ip", client_ip_).str("error", ec.message()).emit();
+    if (ec == http::error::body_limit) {
+      return send(
+          problem(http::status::payload_too_large, "payload_too_large",
+                  "the body is larger than " + std::to_string(hub_.cfg.max_body_bytes) + " bytes"),
+          dummy);
+    }
+    if (ec == http::error::header_limit) {
+      return send(problem(http::status::request_header_fields_too_large, "headers_too_large"),
+                  dummy);
+    }
+    return send(problem(http::status::bad_request, "invalid_request", ec.message()), dummy);
+  }
+  handle(std::make_shared<http_request>(parser_->release()));
+}
+
+void http_session::handle(std::shared_ptr<http_request> req) {
+  hub_.stats.http_requests.add();
+  const std::string_view target = req->target();
+  const auto qmark = target.find('?');
+  const std::string_view path = target.substr(0, qmark);
+  const std::string_view query =
+      qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+
+  // CORS preflight: answered here for every path, allowed origins only.
+  if (req->method() == http::verb::options && req->count(http::field::origin)) {
+    const std::string_view origin = (*req)[http::field::origin];
+    if (!hub_.origin_allowed(origin)) {
+      return send(problem(http::status::forbidden, "origin_not_allowed"), *req);
+    }
+    http_response res{http::status::no_content, 11};
+    res.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
+    res.set(http::field::access_control_allow_headers, "Authorization, Content-Type");
+    res.set(http::field::access_control_max_age, "600");
+    return send(std::move(res), *req);
+  }
+
+  route_match m = routes_.match(req->method(), path);
+  if (!m.found) {
+    if (m.bad_escape) {
+      return send(problem(http::status::bad_request, "invalid_request", "bad percent-escape"),
+                  *req);
+    }
+    if (!m.allow.empty()) {
+      http_response res = problem(http::status::method_not_allowed, "method_not_allowed");
+      res.set(http::field::allow, m.allow);
+      return send(std::move(res), *req);
+    }
+    return send(problem(http::status::not_found, "not_found"), *req);
+  }
+
+  auto ctx = std::make_shared<request_context>(
+      request_context{*req, path, query, std::move(m.params), client_ip_, !loopback_plain_});
+  const route* r = m.found;
+  if (r->where == run_on::network) {
+    return send(r->handler(*ctx), *req);
+  }
+  net::post(hub_.pool, [self = shared_from_this(), req, ctx, r] {
+    http_response res;
+    try {
+      res = r->handler(*ctx);
+    } catch (const std::exception& e) {
+      // A handler bug must not take the process down; the client gets a 500.
+      log::error("handler_exception").str("path", ctx->path).str("error", e.what()).emit();
+      res = problem(http::status::internal_server_error, "internal_error");
+    }
+    net::post(self->stream_.get_executor(),
+              [self, req, res = std::move(res)]() mutable { self->send(std::move(res), *req); });
+  });
+}
+
+void http_session::add_cors(http_response& res, const http_request& req) const {
+  const auto it = req.find(http::field::origin);
+  if (it == req.end()) return;
+  res.set(http::field::vary, "Origin");
+  if (!hub_.origin_allowed(it->value())) return;
+  res.set(http::field::access_control_allow_origin, it->value());
+  res.set(http::field::access_control_allow_credentials, "true");
+}
+
+void http_session::send(http_response res, const http_request& req) {
+  const bool close = !req.keep_alive() || hub_.draining.load() ||
+                     res.result() == http::status::payload_too_large ||
+                     res.result() == http::status::bad_request;
+  res.version(11);
+  res.keep_alive(!close);
+  res.set(http::field::server, "sessionhub");
+  res.set("X-Content-Type-Options", "nosniff");
+  add_cors(res, req);
+  if (req.method() == http::verb::head) {
+    const auto length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  } else {
+    res.prepare_payload();
+  }
+  auto shared = std::make_shared<http_response>(std::move(res));
+  http::async_write(stream_, *shared,
+                    [self = shared_from_this(), shared, close](
+                        beast::error_code ec, std::size_t n) { self->on_write(close, ec, n); });
+}
+
+void http_session::on_write(bool close, beast::error_code ec, std::size_t) {
+  hub_.requests_in_flight.fetch_sub(1);
+  if (ec || close) return do_close();
+  do_read();
+}
+
+void http_session::do_close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace shub

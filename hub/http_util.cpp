@@ -1,0 +1,160 @@
+// http_util: response builders and small request parsers shared by every handler.
+#include "http_util.hpp"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace shub {
+
+namespace {
+
+std::string_view title_of(http::status status) {
+  return http::obsolete_reason(status);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+http_response json_response(http::status status, std::string body) {
+  http_response res{status, 11};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+http_response no_content() {
+  http_response res{http::status::no_content, 11};
+  res.set(http::field::cache_control, "no-store");
+  return res;
+}
+
+http_response problem(http::status status, std::string_view code, std::string_view detail,
+                      std::string_view extra_json) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  const std::string type = "https://sessionhub.dev/problems/" + std::string(code);
+  const std::string_view title = title_of(status);
+  w.StartObject();
+  w.Key("type");
+  w.String(type);
+  w.Key("title");
+  w.String(title.data(), static_cast<rapidjson::SizeType>(title.size()));
+  w.Key("status");
+  w.Int(static_cast<int>(status));
+  w.Key("code");
+  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
+  if (!detail.empty()) {
+    w.Key("detail");
+    w.String(detail.data(), static_cast<rapidjson::SizeType>(detail.size()));
+  }
+  w.EndObject();
+  std::string body(buf.GetString(), buf.GetSize());
+  if (!extra_json.empty()) {
+    body.pop_back();
+    body += ',';
+    body += extra_json;
+    body += '}';
+  }
+  http_response res{status, 11};
+  res.set(http::field::content_type, "application/problem+json");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+std::optional<rapidjson::Document> parse_json_object(std::string_view body, std::string& error,
+                                                     bool empty_ok) {
+  rapidjson::Document doc;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    if (empty_ok) {
+      doc.SetObject();
+      return doc;
+    }
+    error = "a JSON object body is required";
+    return std::nullopt;
+  }
+  // Without kParseStopWhenDoneFlag, trailing bytes after the object are an error too.
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+  if (doc.HasParseError()) {
+    error = std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
+            " at offset " + std::to_string(doc.GetErrorOffset());
+    return std::nullopt;
+  }
+  if (!doc.IsObject()) {
+    error = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  return doc;
+}
+
+std::optional<std::string_view> string_member(const rapidjson::Value& obj, const char* name) {
+  const auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return std::nullopt;
+  return std::string_view(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::string_view bearer_token(const http_request& req) {
+  const auto it = req.find(http::field::authorization);
+  if (it == req.end()) return {};
+  std::string_view v = it->value();
+  constexpr std::string_view scheme = "Bearer ";
+  if (v.size() <= scheme.size()) return {};
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(v[i])) !=
+        std::tolower(static_cast<unsigned char>(scheme[i])))
+      return {};
+  }
+  v.remove_prefix(scheme.size());
+  while (!v.empty() && v.front() == ' ')
+    v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ')
+    v.remove_suffix(1);
+  return v;
+}
+
+std::optional<std::string> url_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1),
+                        true);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace shub

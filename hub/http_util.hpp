@@ -1,0 +1,42 @@
+// http_util: request/response types and the few builders every handler uses.
+// Errors are RFC 9457 problem+json with the contract's snake_case `code` (PROTOCOL §2).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+#include <boost/beast/http.hpp>
+
+namespace shub {
+
+namespace http = boost::beast::http;
+using http_request = http::request<http::string_body>;
+using http_response = http::response<http::string_body>;
+
+[[nodiscard]] http_response json_response(http::status status, std::string body);
+[[nodiscard]] http_response no_content();
+// {"type","title","status","code","detail"?}; `extra_json` (members without braces, e.g.
+// "\"active\":false") is appended inside the object when given.
+[[nodiscard]] http_response problem(http::status status, std::string_view code,
+                                    std::string_view detail = {}, std::string_view extra_json = {});
+
+// Parses a JSON object body. nullopt (with a reason) for malformed JSON, invalid UTF-8 or
+// a non-object; an empty body parses as {} when `empty_ok`.
+[[nodiscard]] std::optional<rapidjson::Document> parse_json_object(std::string_view body,
+                                                                   std::string& error,
+                                                                   bool empty_ok = false);
+// A string member of a parsed object, or nullopt when absent or not a string.
+[[nodiscard]] std::optional<std::string_view> string_member(const rapidjson::Value& obj,
+                                                            const char* name);
+
+// "Bearer <token>" → token; empty when absent or another scheme.
+[[nodiscard]] std::string_view bearer_token(const http_request& req);
+
+// Percent-decoding of a path segment or query value; nullopt on a bad escape.
+[[nodiscard]] std::optional<std::string> url_decode(std::string_view s, bool plus_is_space);
+// The value of `name` in a query string (first occurrence), decoded.
+[[nodiscard]] std::optional<std::string> query_param(std::string_view query, std::string_view name);
+
+}  // namespace shub

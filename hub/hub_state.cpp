@@ -1,0 +1,93 @@
+// hub_state: start-up wiring of the shared state, origin and API-key checks.
+#include "hub_state.hpp"
+
+#include <algorithm>
+
+#include "auth/crypto.hpp"
+#include "timed_store.hpp"
+
+namespace shub {
+
+namespace {
+
+auth::session_policy policy_from(const config& c) {
+  auth::session_policy p;
+  p.access_ttl_s = c.access_ttl_s;
+  p.idle_timeout_s = c.idle_timeout_s;
+  p.max_age_s = c.max_age_s;
+  p.reuse_interval_s = c.reuse_interval_s;
+  p.leeway_s = c.clock_leeway_s;
+  p.issuer = c.issuer;
+  p.audience = c.audience;
+  return p;
+}
+
+}  // namespace
+
+hub_state::hub_state(const config& c, std::unique_ptr<auth::session_store> inner, auth::key_set k)
+    : cfg(c),
+      store(std::make_unique<timed_store>(std::move(inner), stats)),
+      keys(std::move(k)),
+      service(*store, keys, clock, policy_from(c)),
+      login_limiter(c.login_rate_limit),
+      refresh_limiter(c.refresh_rate_limit),
+      jwks_json(keys.jwks_json()),
+      pool(static_cast<std::size_t>(c.store_threads)) {
+  if (!c.users_file.empty()) users = user_directory::load(c.users_file);
+  cookies.same_site = c.cookie_samesite;
+  for (const auto& key : c.api_keys)
+    api_key_hashes_.push_back(auth::sha256(key));
+}
+
+bool hub_state::origin_allowed(std::string_view origin) const {
+  if (origin.empty()) return false;
+  return std::any_of(cfg.allowed_origins.begin(), cfg.allowed_origins.end(),
+                     [&](const std::string& o) { return o == "*" || o == origin; });
+}
+
+bool hub_state::api_key_ok(const http_request& req) const {
+  const std::string_view presented = bearer_token(req);
+  if (presented.empty() || api_key_hashes_.empty()) return false;
+  // Compare digests, all of them, in constant time: neither the key nor its position leaks.
+  const std::string digest = auth::sha256(presented);
+  bool ok = false;
+  for (const auto& h : api_key_hashes_)
+    ok |= auth::constant_time_equal(digest, h);
+  return ok;
+}
+
+std::int64_t hub_state::uptime_s() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                          started)
+      .count();
+}
+
+stats_context hub_state::stats_view() {
+  stats_context ctx;
+  ctx.replica = replica_id;
+  ctx.uptime_s = uptime_s();
+  ctx.store_kind = std::string(store->kind());
+  ctx.draining = draining.load();
+  const auto active = store->count_active(clock.now_ms());
+  ctx.sessions_active = active.ok() ? active.value : -1;
+  return ctx;
+}
+
+void hub_state::connection_opened(const std::string& sid) {
+  std::lock_guard lock(connections_mutex_);
+  ++connections_by_sid_[sid];
+}
+
+void hub_state::connection_closed(const std::string& sid) {
+  std::lock_guard lock(connections_mutex_);
+  const auto it = connections_by_sid_.find(sid);
+  if (it != connections_by_sid_.end() && --it->second <= 0) connections_by_sid_.erase(it);
+}
+
+std::int64_t hub_state::connection_count(const std::string& sid) const {
+  std::lock_guard lock(connections_mutex_);
+  const auto it = connections_by_sid_.find(sid);
+  return it == connections_by_sid_.end() ? 0 : it->second;
+}
+
+}  // namespace shub

@@ -1,0 +1,70 @@
+// hub_state: what every request handler and connection shares, built once at start-up.
+// Owned by the server; handlers hold a reference. Everything here is either immutable
+// after start-up or safe to use from any thread (atomics, the store, the rate limiters).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "auth/clock.hpp"
+#include "auth/keys.hpp"
+#include "auth/session_service.hpp"
+#include "auth/session_store.hpp"
+#include "config.hpp"
+#include "cookies.hpp"
+#include "http_util.hpp"
+#include "rate_limiter.hpp"
+#include "stats.hpp"
+#include "users.hpp"
+
+namespace shub {
+
+struct hub_state {
+  hub_state(const config& c, std::unique_ptr<auth::session_store> store, auth::key_set keys);
+
+  const config& cfg;
+  hub_stats stats;
+  auth::system_clock clock;
+  std::unique_ptr<auth::session_store> store;  // a timed_store around the real one
+  auth::key_set keys;
+  auth::session_service service;
+  std::optional<user_directory> users;
+  rate_limiter login_limiter;
+  rate_limiter refresh_limiter;
+  cookie_policy cookies;
+  std::string replica_id;
+  std::string jwks_json;  // rendered once: keys do not change while running
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  // Blocking work (store calls, signing, scrypt) runs here, off the network threads.
+  boost::asio::thread_pool pool;
+
+  std::atomic<bool> draining{false};
+  std::atomic<std::int64_t> requests_in_flight{0};
+
+  [[nodiscard]] bool origin_allowed(std::string_view origin) const;
+  [[nodiscard]] bool api_key_ok(const http_request& req) const;
+  [[nodiscard]] std::int64_t uptime_s() const;
+  [[nodiscard]] stats_context stats_view();  // queries the store: call off the network threads
+
+  // Live WebSocket connections per session on this replica (GET /v1/sessions).
+  void connection_opened(const std::string& sid);
+  void connection_closed(const std::string& sid);
+  [[nodiscard]] std::int64_t connection_count(const std::string& sid) const;
+
+ private:
+  mutable std::mutex connections_mutex_;
+  std::unordered_map<std::string, std::int64_t> connections_by_sid_;
+  std::vector<std::string> api_key_hashes_;  // SHA-256 of each configured key
+};
+
+}  // namespace shub

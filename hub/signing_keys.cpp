@@ -1,0 +1,92 @@
+// signing_keys: loading, generating and persisting the hub's signing keys.
+#include "signing_keys.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "log.hpp"
+
+namespace shub {
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+auth::key_ptr load_pem(const std::string& path) {
+  std::string error;
+  auto k = auth::key::from_private_pem(read_file(path), error);
+  if (!k) throw std::runtime_error(path + ": " + error);
+  return k;
+}
+
+void write_private(const std::string& path, const std::string& pem) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+    ::chmod(tmp.c_str(), 0600);
+    out << pem;
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path);  // atomic: a crash leaves the old key or the new one
+}
+
+}  // namespace
+
+std::string generated_key_path(const std::string& store_spec) {
+  constexpr std::string_view prefix = "sqlite:";
+  if (store_spec.rfind(prefix, 0) != 0) return {};
+  const std::string db = store_spec.substr(prefix.size());
+  if (db == ":memory:" || db.empty()) return {};
+  const auto dir = std::filesystem::path(db).parent_path();
+  return (dir.empty() ? std::filesystem::path("signing-key.pem") : dir / "signing-key.pem")
+      .string();
+}
+
+auth::key_set load_signing_keys(const config& cfg) {
+  auth::key_set keys;
+  if (!cfg.hs256_secret_file.empty()) {
+    std::string error;
+    std::string secret = read_file(cfg.hs256_secret_file);
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
+      secret.pop_back();
+    auto k = auth::key::from_hmac_secret(secret, error);
+    if (!k) throw std::runtime_error(cfg.hs256_secret_file + ": " + error);
+    keys.add(std::move(k));
+  } else if (!cfg.signing_key.empty()) {
+    keys.add(load_pem(cfg.signing_key));
+  } else {
+    const auto alg = auth::alg_from_name(cfg.signing_alg);
+    if (!alg || *alg == auth::jwt_alg::HS256) {
+      throw std::runtime_error("--signing-alg must be ES256, EdDSA or RS256");
+    }
+    const std::string path = generated_key_path(cfg.store);
+    if (path.empty()) {
+      keys.add(auth::key::generate(*alg));
+      log::warn("signing_key_ephemeral")
+          .str("detail", "no --signing-key and no store directory: tokens die with the process")
+          .emit();
+    } else if (std::filesystem::exists(path)) {
+      keys.add(load_pem(path));
+    } else {
+      auto k = auth::key::generate(*alg);
+      write_private(path, k->private_pem());
+      log::info("signing_key_generated").str("path", path).str("kid", k->kid()).emit();
+      keys.add(std::move(k));
+    }
+  }
+  if (!cfg.previous_signing_key.empty()) keys.add(load_pem(cfg.previous_signing_key));
+  return keys;
+}
+
+}  // namespace shub

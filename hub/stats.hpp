@@ -1,0 +1,80 @@
+// stats: the hub's counters and latency histograms, shared by every thread (PROTOCOL §5).
+// Everything is a relaxed atomic: a figure may be a few microseconds stale, never torn, and
+// recording one costs a single uncontended increment on the hot path. /v1/stats renders it
+// as JSON and /metrics as Prometheus text from the same snapshot.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shub {
+
+// Latencies in exponential buckets from 10 µs to ~20 s (ratio 1.25): quantiles are
+// accurate to a bucket's width (±12%), which is what an operator needs.
+class latency_histogram {
+ public:
+  static constexpr std::size_t bucket_count = 66;
+  void record_us(std::int64_t us);
+  [[nodiscard]] double quantile_ms(double q) const;
+  [[nodiscard]] double max_ms() const { return max_us_.load(std::memory_order_relaxed) / 1000.0; }
+  [[nodiscard]] std::uint64_t count() const;
+  [[nodiscard]] double sum_seconds() const { return sum_us_.load(std::memory_order_relaxed) / 1e6; }
+  // Upper bound of bucket i in microseconds.
+  [[nodiscard]] static double bound_us(std::size_t i);
+  [[nodiscard]] std::uint64_t bucket(std::size_t i) const {
+    return buckets_[i].load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, bucket_count + 1> buckets_{};  // last = overflow
+  std::atomic<std::int64_t> max_us_{0};
+  std::atomic<std::int64_t> sum_us_{0};
+};
+
+struct counter {
+  std::atomic<std::int64_t> v{0};
+  void add(std::int64_t n = 1) { v.fetch_add(n, std::memory_order_relaxed); }
+  void sub(std::int64_t n = 1) { v.fetch_sub(n, std::memory_order_relaxed); }
+  [[nodiscard]] std::int64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct hub_stats {
+  // connections (WebSocket)
+  counter connections_current, connections_authenticated, connections_watching, connections_total;
+  counter slow_consumer_kicks, rate_limited_closes;
+  // events
+  counter events_published, events_delivered, events_dropped;
+  latency_histogram fanout_latency;
+  // token endpoints
+  counter logins_ok, logins_failed, refresh_ok, refresh_reused, refresh_failed;
+  counter validations_ok, validations_failed, logouts, http_requests, http_rate_limited;
+  // store
+  latency_histogram store_latency;
+  std::atomic<bool> store_up{true};
+  // cluster
+  counter cluster_received, cluster_gaps;
+};
+
+struct peer_view {
+  std::string endpoint;
+  bool up = false;
+  std::int64_t last_seen_ms_ago = -1;
+};
+
+// What stats alone does not know, supplied by the hub at render time.
+struct stats_context {
+  std::string replica;
+  std::int64_t uptime_s = 0;
+  std::int64_t sessions_active = -1;  // -1 when the store could not say
+  std::string store_kind;
+  std::vector<peer_view> peers;
+  bool draining = false;
+};
+
+[[nodiscard]] std::string render_stats_json(const hub_stats& s, const stats_context& ctx);
+[[nodiscard]] std::string render_metrics(const hub_stats& s, const stats_context& ctx);
+
+}  // namespace shub

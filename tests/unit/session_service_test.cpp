@@ -1,0 +1,268 @@
+// session_service: the rotation rules of PROTOCOL §2 and the session lifecycle, driven by a
+// fake clock over a real (in-memory) SQLite store.
+#include "auth/session_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "auth/sqlite_store.hpp"
+
+namespace shub::auth {
+namespace {
+
+class SessionService : public ::testing::Test {
+ protected:
+  SessionService() : store_(":memory:"), keys_({key::generate(jwt_alg::ES256)}) {
+    policy_.access_ttl_s = 900;
+    policy_.idle_timeout_s = 1800;
+    policy_.max_age_s = 7 * 86400;
+    policy_.reuse_interval_s = 10;
+  }
+
+  session_service& svc() {
+    if (!svc_) svc_ = std::make_unique<session_service>(store_, keys_, clock_, policy_);
+    return *svc_;
+  }
+
+  session_outcome login(const std::string& sub = "alice") {
+    create_request req;
+    req.sub = sub;
+    req.device_id = "device-1";
+    auto out = svc().create(req);
+    EXPECT_TRUE(out.ok());
+    return out;
+  }
+
+  fake_clock clock_;
+  sqlite_store store_;
+  key_set keys_;
+  session_policy policy_;
+  std::unique_ptr<session_service> svc_;
+};
+
+TEST_F(SessionService, CreateIssuesTokensAndSession) {
+  const auto out = login();
+  EXPECT_EQ(out.s.sub, "alice");
+  EXPECT_EQ(out.s.version, 1u);
+  EXPECT_EQ(out.tokens.refresh_token.size(), 43u);
+  EXPECT_EQ(out.tokens.expires_in, 900);
+  EXPECT_EQ(out.s.idle_expires_at, clock_.now_ms() + 1800 * 1000);
+  EXPECT_EQ(out.s.expires_at, clock_.now_ms() + 7LL * 86400 * 1000);
+  const auto v = svc().validate(out.tokens.access_token);
+  ASSERT_TRUE(v.ok()) << to_string(v.why);
+  EXPECT_EQ(v.s.sid, out.s.sid);
+  EXPECT_EQ(v.token_exp, clock_.now_s() + 900);
+}
+
+TEST_F(SessionService, Rule1RotationReturnsNewPairAndSlidesIdle) {
+  const auto first = login();
+  clock_.advance_ms(60'000);
+  const auto r = svc().refresh(first.tokens.refresh_token);
+  ASSERT_TRUE(r.ok()) << to_string(r.why);
+  EXPECT_TRUE(r.rotated);
+  EXPECT_NE(r.tokens.refresh_token, first.tokens.refresh_token);
+  EXPECT_NE(r.tokens.access_token, first.tokens.access_token);
+  EXPECT_EQ(r.s.version, first.s.version + 1);
+  // Rule 5: the idle expiry slid forward.
+  EXPECT_EQ(r.s.idle_expires_at, clock_.now_ms() + 1800 * 1000);
+  EXPECT_TRUE(svc().validate(r.tokens.access_token).ok());
+  // The new token rotates in its turn.
+  clock_.advance_ms(20'000);
+  EXPECT_TRUE(svc().refresh(r.tokens.refresh_token).ok());
+}
+
+TEST_F(SessionService, Rule2RaceWithinGraceReturnsTheSamePair) {
+  const auto first = login();
+  const auto a = svc().refresh(first.tokens.refresh_token);
+  clock_.advance_ms(9'000);
+  const auto b = svc().refresh(first.tokens.refresh_token);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok()) << to_string(b.why);
+  EXPECT_FALSE(b.rotated);
+  EXPECT_EQ(a.tokens.refresh_token, b.tokens.refresh_token);
+  EXPECT_EQ(a.tokens.access_token, b.tokens.access_token);
+  EXPECT_EQ(b.tokens.expires_in, a.tokens.expires_in - 9);
+  EXPECT_EQ(b.s.version, a.s.version);  // one rotation happened, not two
+  EXPECT_TRUE(svc().refresh(a.tokens.refresh_token).ok());
+}
+
+TEST_F(SessionService, Rule2ConcurrentRacersAllSucceedWithOneRotation) {
+  const auto first = login();
+  constexpr int tabs = 8;
+  std::vector<session_outcome> results(tabs);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < tabs; ++i) {
+    threads.emplace_back([&, i] { results[i] = svc().refresh(first.tokens.refresh_token); });
+  }
+  for (auto& t : threads)
+    t.join();
+  std::set<std::string> refresh_tokens;
+  int rotations = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << to_string(r.why);
+    refresh_tokens.insert(r.tokens.refresh_token);
+    rotations += r.rotated ? 1 : 0;
+  }
+  EXPECT_EQ(rotations, 1);
+  EXPECT_EQ(refresh_tokens.size(), 1u);
+  EXPECT_EQ(store_.get(first.s.sid).value.rt_generation, 2u);
+}
+
+TEST_F(SessionService, Rule3PreviousTokenAfterGraceRevokesSession) {
+  const auto first = login();
+  const auto a = svc().refresh(first.tokens.refresh_token);
+  ASSERT_TRUE(a.ok());
+  clock_.advance_ms(10'001);
+  const auto reuse = svc().refresh(first.tokens.refresh_token);
+  EXPECT_EQ(reuse.why, denial::reused);
+  EXPECT_TRUE(reuse.ended_now);
+  EXPECT_EQ(reuse.s.end_reason, "refresh_token_reuse");
+  // The whole family is dead, the newest token included, and so is its access token.
+  EXPECT_EQ(svc().refresh(a.tokens.refresh_token).why, denial::revoked);
+  EXPECT_EQ(svc().validate(a.tokens.access_token).why, denial::revoked);
+}
+
+TEST_F(SessionService, Rule3GrandparentReuseRevokesEvenWithinGrace) {
+  const auto first = login();
+  const auto a = svc().refresh(first.tokens.refresh_token);
+  clock_.advance_ms(1'000);
+  const auto b = svc().refresh(a.tokens.refresh_token);
+  ASSERT_TRUE(b.ok());
+  clock_.advance_ms(1'000);
+  const auto reuse = svc().refresh(first.tokens.refresh_token);
+  EXPECT_EQ(reuse.why, denial::reused);
+  EXPECT_TRUE(reuse.ended_now);
+  EXPECT_EQ(svc().refresh(b.tokens.refresh_token).why, denial::revoked);
+}
+
+TEST_F(SessionService, Rule3ReuseIsAnnouncedOnce) {
+  const auto first = login();
+  ASSERT_TRUE(svc().refresh(first.tokens.refresh_token).ok());
+  clock_.advance_ms(20'000);
+  EXPECT_TRUE(svc().refresh(first.tokens.refresh_token).ended_now);
+  const auto again = svc().refresh(first.tokens.refresh_token);
+  EXPECT_EQ(again.why, denial::revoked);
+  EXPECT_FALSE(again.ended_now);
+}
+
+TEST_F(SessionService, Rule4IdleExpiryEndsTheSession) {
+  const auto first = login();
+  clock_.advance_ms(1800 * 1000);
+  const auto r = svc().refresh(first.tokens.refresh_token);
+  EXPECT_EQ(r.why, denial::idle_expired);
+  EXPECT_TRUE(r.ended_now);
+  EXPECT_EQ(r.s.end_reason, "idle_timeout");
+  EXPECT_EQ(svc().refresh(first.tokens.refresh_token).why, denial::revoked);
+}
+
+TEST_F(SessionService, Rule4AbsoluteExpiryWinsOverActivity) {
+  policy_.max_age_s = 3600;
+  const auto first = login();
+  auto token = first.tokens.refresh_token;
+  for (int i = 0; i < 5; ++i) {  // keep it busy: every 15 min a refresh
+    clock_.advance_ms(15 * 60 * 1000);
+    const auto r = svc().refresh(token);
+    if (i < 3) {
+      ASSERT_TRUE(r.ok()) << i;
+      token = r.tokens.refresh_token;
+      EXPECT_LE(r.s.idle_expires_at, r.s.expires_at);  // idle never beyond absolute
+    } else if (i == 3) {
+      EXPECT_EQ(r.why, denial::absolute_expired);
+      EXPECT_EQ(r.s.end_reason, "absolute_timeout");
+    }
+  }
+}
+
+TEST_F(SessionService, AccessTokenNeverOutlivesTheSession) {
+  policy_.max_age_s = 600;  // shorter than the access TTL
+  const auto out = login();
+  EXPECT_EQ(out.tokens.expires_in, 600);
+}
+
+TEST_F(SessionService, ValidateRefusesForgedExpiredAndRevoked) {
+  const auto out = login();
+  EXPECT_EQ(svc().validate("not.a.jwt").why, denial::token_invalid);
+  std::string tampered = out.tokens.access_token;
+  tampered[tampered.size() - 3] ^= 1;
+  EXPECT_EQ(svc().validate(tampered).why, denial::token_invalid);
+  clock_.advance_ms((900 + 6) * 1000);  // past exp + leeway
+  EXPECT_EQ(svc().validate(out.tokens.access_token).why, denial::token_expired);
+  const auto fresh = login("bob");
+  ASSERT_TRUE(svc().revoke(fresh.s.sid, "admin").ended_now);
+  EXPECT_EQ(svc().validate(fresh.tokens.access_token).why, denial::revoked);
+}
+
+TEST_F(SessionService, ExtendSlidesIdleAndBumpsVersion) {
+  const auto out = login();
+  clock_.advance_ms(600'000);
+  const auto e = svc().extend(out.s.sid);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e.s.idle_expires_at, clock_.now_ms() + 1800 * 1000);
+  EXPECT_EQ(e.s.version, out.s.version + 1);
+}
+
+TEST_F(SessionService, ExpireIfDueEndsOnceAcrossConcurrentTimers) {
+  const auto out = login();
+  clock_.advance_ms(1800 * 1000 + 1);
+  std::atomic<int> ended{0};
+  std::vector<std::thread> timers;
+  for (int i = 0; i < 6; ++i) {
+    timers.emplace_back([&] {
+      if (svc().expire_if_due(out.s.sid).ended_now) ++ended;
+    });
+  }
+  for (auto& t : timers)
+    t.join();
+  EXPECT_EQ(ended.load(), 1);
+  EXPECT_EQ(store_.get(out.s.sid).value.end_reason, "idle_timeout");
+}
+
+TEST_F(SessionService, RevokeUserAndDevice) {
+  const auto a = login("alice");
+  const auto b = login("alice");
+  const auto c = login("carol");
+  const auto user = svc().revoke_user("alice", "admin");
+  EXPECT_EQ(user.ended.size(), 2u);
+  EXPECT_TRUE(svc().validate(c.tokens.access_token).ok());
+  const auto dev = svc().revoke_device("device-1", "user_logout");
+  EXPECT_EQ(dev.ended.size(), 1u);  // only carol's remained on device-1
+  EXPECT_EQ(svc().revoke(a.s.sid, "admin").ended_now, false);
+  EXPECT_EQ(svc().revoke("no-such-sid", "admin").why, denial::unknown);
+  (void)b;
+}
+
+TEST_F(SessionService, IdentifyRefreshDoesNotRotate) {
+  const auto out = login();
+  const auto who = svc().identify_refresh(out.tokens.refresh_token);
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who.s.sid, out.s.sid);
+  EXPECT_TRUE(svc().refresh(out.tokens.refresh_token).rotated);
+}
+
+TEST_F(SessionService, CustomClaimsReachTheTokenButNeverOverrideRegisteredOnes) {
+  create_request req;
+  req.sub = "alice";
+  req.claims_json = R"({"tenant":"acme","sub":"mallory","roles":["admin"]})";
+  const auto out = svc().create(req);
+  ASSERT_TRUE(out.ok());
+  jwt_expectations e;
+  e.typ = "at+jwt";
+  e.now_s = clock_.now_s();
+  const auto r = jwt_verify(out.tokens.access_token, keys_, e);
+  ASSERT_TRUE(r.ok());
+  EXPECT_STREQ(r.jwt->claims["sub"].GetString(), "alice");
+  EXPECT_STREQ(r.jwt->claims["tenant"].GetString(), "acme");
+  EXPECT_TRUE(r.jwt->claims["roles"].IsArray());
+}
+
+TEST_F(SessionService, MalformedRefreshTokensAreUnknown) {
+  for (const char* bad : {"", "short", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}) {
+    EXPECT_EQ(svc().refresh(bad).why, denial::unknown) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace shub::auth
