@@ -66,6 +66,18 @@ po::options_description describe(config& c, std::string& config_file) {
      "refreshes per minute per client address (0 = unlimited)")
     ("drain-timeout-s", with_default(&c.drain_timeout_s), "SIGTERM: wait for requests in flight")
     ("cookie-samesite", with_default(&c.cookie_samesite), "SameSite of cookies: Strict, Lax or None")
+    ("auth-timeout-s", with_default(&c.auth_timeout_s), "WebSocket: close 4008 without auth/resume/watch by then")
+    ("ping-interval-s", with_default(&c.ping_interval_s), "WebSocket: ping period")
+    ("silent-timeout-s", with_default(&c.silent_timeout_s), "WebSocket: close a peer silent this long")
+    ("ws-max-frame-bytes", with_default(&c.ws_max_frame_bytes), "WebSocket: largest client frame (1009 beyond)")
+    ("ws-queue-frames", with_default(&c.ws_queue_frames), "WebSocket: unsent frames before a 4009 close")
+    ("ws-queue-bytes", with_default(&c.ws_queue_bytes), "WebSocket: unsent bytes before a 4009 close")
+    ("ws-rate-limit", with_default(&c.ws_rate_limit), "WebSocket: client frames per second (burst x2)")
+    ("ws-max-bad-frames", with_default(&c.ws_max_bad_frames), "WebSocket: malformed frames before a close")
+    ("max-connections-per-ip", with_default(&c.max_connections_per_ip), "WebSocket connections per client address")
+    ("ws-connect-rate-limit", with_default(&c.ws_connect_rate_limit), "WebSocket upgrades per minute per address")
+    ("max-connections-per-session", with_default(&c.max_connections_per_session), "WebSocket connections per session")
+    ("activity-coalesce-ms", with_default(&c.activity_coalesce_ms), "at most one idle slide per session per window")
     ("replica-id", with_default(&c.replica_id), "replica name (empty = host name + port)")
     ("cluster-bind", with_default(&c.cluster_bind), "ZeroMQ PUB endpoint, e.g. tcp://127.0.0.1:5601")
     ("cluster-peer", repeatable(&c.cluster_peers), "a peer's PUB endpoint (repeatable)")
@@ -99,6 +111,13 @@ std::string validate(const config& c) {
   if (c.threads < 0 || c.store_threads < 1) return "--threads >= 0 and --store-threads >= 1";
   if (c.login_rate_limit < 0 || c.refresh_rate_limit < 0) return "rate limits must be >= 0";
   if (c.http_timeout_s <= 0 || c.drain_timeout_s < 0) return "timeouts must be positive";
+  if (c.auth_timeout_s <= 0 || c.ping_interval_s <= 0 || c.silent_timeout_s <= c.ping_interval_s)
+    return "--auth-timeout-s and --ping-interval-s must be positive, --silent-timeout-s larger";
+  if (c.ws_max_frame_bytes < 256 || c.ws_queue_frames < 1 || c.ws_queue_bytes < 1024 ||
+      c.ws_rate_limit < 1 || c.ws_max_bad_frames < 1 || c.max_connections_per_ip < 1 ||
+      c.ws_connect_rate_limit < 0 || c.max_connections_per_session < 1 ||
+      c.activity_coalesce_ms < 0)
+    return "WebSocket limits must be positive";
   if (c.cookie_samesite != "Strict" && c.cookie_samesite != "Lax" && c.cookie_samesite != "None")
     return "--cookie-samesite must be Strict, Lax or None";
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";

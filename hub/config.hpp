@@ -50,6 +50,20 @@ struct config {
   std::int64_t drain_timeout_s = 10;       // SIGTERM waits this long for requests in flight
   std::string cookie_samesite = "Strict";  // the apps and the hub are one site
 
+  // --- WebSocket (PROTOCOL §3) -------------------------------------------------------------
+  std::int64_t auth_timeout_s = 5;             // a socket must say auth/resume/watch within this
+  std::int64_t ping_interval_s = 20;           // keeps NATs and proxies from dropping idle sockets
+  std::int64_t silent_timeout_s = 60;          // a peer silent this long (no pong either) is gone
+  std::int64_t ws_max_frame_bytes = 4096;      // client frames are tiny JSON; 1009 beyond
+  std::int64_t ws_queue_frames = 256;          // unsent frames per connection before 4009
+  std::int64_t ws_queue_bytes = 262144;        // unsent bytes per connection before 4009
+  std::int64_t ws_rate_limit = 20;             // client frames per second (burst twice that)
+  std::int64_t ws_max_bad_frames = 3;          // malformed frames answered before a close
+  std::int64_t max_connections_per_ip = 1000;  // one office behind NAT has many tabs
+  std::int64_t ws_connect_rate_limit = 600;    // upgrades per minute per address
+  std::int64_t max_connections_per_session = 100;  // tabs × micro-apps of one browser
+  std::int64_t activity_coalesce_ms = 5000;        // at most one idle slide per session per window
+
   // --- cluster ------------------------------------------------------------------------
   std::string replica_id;  // empty = host name + port
   std::string cluster_bind;

@@ -19,6 +19,14 @@ void add_ops_routes(router& r, hub_state& hub) {
                          std::move(body));
   });
 
+  // A plain GET of the WebSocket endpoint (upgrades never reach the router).
+  r.add(http::verb::get, "/v1/ws", run_on::network, [](request_context&) {
+    http_response res = problem(http::status::upgrade_required, "upgrade_required",
+                                "GET /v1/ws is a WebSocket endpoint (subprotocol sessionhub.v1)");
+    res.set(http::field::upgrade, "websocket");
+    return res;
+  });
+
   r.add(http::verb::get, "/.well-known/jwks.json", run_on::network, [&hub](request_context&) {
     http_response res = json_response(http::status::ok, hub.jwks_json);
     res.set(http::field::content_type, "application/jwk-set+json");

@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fanout.hpp"
 #include "handlers.hpp"
 #include "log.hpp"
 
@@ -120,6 +121,7 @@ http_response create_session(hub_state& hub, request_context& ctx) {
   if (!out.ok()) return store_unavailable();
   hub.stats.logins_ok.add();
   log::info("login").str("sid", out.s.sid).str("sub", out.s.sub).str("via", "server_api").emit();
+  hub.announce(out.s, login_event(out.s));
   return json_response(http::status::created, token_response_body(out, true));
 }
 
@@ -148,7 +150,7 @@ http_response list_sessions(hub_state& hub, request_context& ctx) {
     w.Key("version");
     w.Uint64(s.version);
     w.Key("connections");
-    w.Int64(hub.connection_count(s.sid));
+    w.Int64(hub.timers.connections(s.sid));
     w.Key("device_id");
     if (s.device_id.empty()) {
       w.Null();
@@ -168,13 +170,17 @@ http_response delete_session(hub_state& hub, request_context& ctx) {
   if (out.why == denial::unavailable) return store_unavailable();
   if (out.why == denial::unknown)
     return problem(http::status::not_found, "not_found", "no such session");
-  log::info("logout").str("sid", out.s.sid).str("sub", out.s.sub).str("reason", "admin").emit();
+  if (out.ended_now) {
+    log::info("logout").str("sid", out.s.sid).str("sub", out.s.sub).str("reason", "admin").emit();
+    hub.announce(out.s, logout_event(out.s, "session"));
+  }
   return no_content();
 }
 
 http_response logout_user(hub_state& hub, request_context& ctx) {
   const std::string& sub = ctx.params.at(0);
   const auto out = hub.service.revoke_user(sub, "admin");
+  hub.announce_logouts(out.ended, "user");
   if (out.why == denial::unavailable) return store_unavailable();
   log::info("logout")
       .str("sub", sub)
@@ -182,6 +188,33 @@ http_response logout_user(hub_state& hub, request_context& ctx) {
       .num("sessions", static_cast<std::int64_t>(out.ended.size()))
       .emit();
   return json_response(http::status::ok, "{\"revoked\":" + std::to_string(out.ended.size()) + "}");
+}
+
+// POST /v1/publish: a custom event to every connection on one channel, on every replica.
+http_response publish(hub_state& hub, request_context& ctx) {
+  std::string error;
+  const auto body = parse_json_object(ctx.req.body(), error);
+  if (!body) return bad_request(error);
+  const auto channel = string_member(*body, "channel");
+  const auto name = string_member(*body, "event");
+  if (!channel || channel->empty() || channel->size() > 2 * max_id_chars) {
+    return bad_request("channel must be a non-empty string");
+  }
+  if (!name || name->empty() || name->size() > 128) {
+    return bad_request("event must be a non-empty string of at most 128 bytes");
+  }
+  if (reserved_event_name(*name)) {
+    return bad_request("event names starting with session., login or logout are the hub's own");
+  }
+  event e;
+  e.name = std::string(*name);
+  e.channels.emplace_back(*channel);
+  if (const auto it = body->FindMember("data"); it != body->MemberEnd()) {
+    if (!it->value.IsObject()) return bad_request("data must be a JSON object");
+    e.data_json = to_json(it->value);
+  }
+  const std::string id = hub.events ? hub.events->publish(e) : std::string{};
+  return json_response(http::status::accepted, "{\"id\":\"" + id + "\"}");
 }
 
 http_response stats(hub_state& hub, request_context&) {
@@ -203,6 +236,7 @@ void add_server_api_routes(router& r, hub_state& hub) {
   r.add(http::verb::get, "/v1/sessions", run_on::pool, with_api_key(hub, list_sessions));
   r.add(http::verb::delete_, "/v1/sessions/{sid}", run_on::pool, with_api_key(hub, delete_session));
   r.add(http::verb::post, "/v1/users/{sub}/logout", run_on::pool, with_api_key(hub, logout_user));
+  r.add(http::verb::post, "/v1/publish", run_on::network, with_api_key(hub, publish));
   r.add(http::verb::get, "/v1/stats", run_on::pool, with_api_key(hub, stats));
   r.add(http::verb::get, "/metrics", run_on::pool, with_api_key(hub, metrics));
 }

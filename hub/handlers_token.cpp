@@ -123,6 +123,7 @@ http_response login(hub_state& hub, request_context& ctx) {
   if (!out.ok()) return store_unavailable();
   hub.stats.logins_ok.add();
   log::info("login").str("sid", out.s.sid).str("sub", out.s.sub).str("ip", ctx.client_ip).emit();
+  hub.announce(out.s, login_event(out.s));
   http_response res = token_success(hub, ctx, out, wants_body_delivery(*body));
   if (fresh_device) {
     res.insert(http::field::set_cookie, device_set_cookie(cookies_for(hub, ctx), out.s.device_id));
@@ -149,6 +150,8 @@ http_response refresh(hub_state& hub, request_context& ctx) {
 
   const auto out = hub.service.refresh(token);
   if (out.why == denial::unavailable) return store_unavailable();
+  // Reuse revokes the session; an expired one ends here too: every tab hears it.
+  if (out.ended_now) hub.announce(out.s, logout_event(out.s, "session"));
   if (!out.ok()) {
     if (out.why == denial::reused) {
       hub.stats.refresh_reused.add();
@@ -176,6 +179,10 @@ http_response refresh(hub_state& hub, request_context& ctx) {
       .str("sub", out.s.sub)
       .flag("rotated", out.rotated)
       .emit();
+  if (out.rotated) {  // rule 2's repeat of the same pair changes nothing to announce
+    hub.announce(out.s, refreshed_event(out.s, out.tokens.expires_in));
+    hub.publish(extended_event(out.s));  // rule 5 slid the idle expiry
+  }
   // A client that sent the token in the body reads it from the body.
   http_response res = token_success(hub, ctx, out, from_body || wants_body_delivery(*body));
   bool fresh_device = false;
@@ -193,6 +200,7 @@ auth::session_outcome authenticate(hub_state& hub, request_context& ctx,
     out.why = denial::token_invalid;
   } else {
     out = hub.service.validate(token);
+    if (out.ended_now) hub.announce(out.s, logout_event(out.s, "session"));
   }
   if (!out.ok()) {
     hub.stats.validations_failed.add();
@@ -234,7 +242,9 @@ http_response extend(hub_state& hub, request_context& ctx) {
   const auto who = authenticate(hub, ctx, refused);
   if (refused) return std::move(*refused);
   const auto out = hub.service.extend(who.s.sid);
+  if (out.ended_now) hub.announce(out.s, logout_event(out.s, "session"));
   if (!out.ok()) return bearer_refused(out);
+  hub.announce(out.s, extended_event(out.s));
   log::debug("extend").str("sid", out.s.sid).num("idle_expires_at", out.s.idle_expires_at).emit();
   return json_response(http::status::ok,
                        "{\"idle_expires_at\":" + std::to_string(out.s.idle_expires_at) +
@@ -272,19 +282,18 @@ http_response logout(hub_state& hub, request_context& ctx) {
     return bearer_refused(who);
   }
 
-  std::size_t ended = 0;
-  bool unavailable = false;
+  auth::revocation_outcome out;
   if (scope == "session" || (scope == "device" && who.s.device_id.empty())) {
-    const auto out = hub.service.revoke(who.s.sid, "user_logout");
-    unavailable = out.why == denial::unavailable;
-    ended = out.ended_now ? 1 : 0;
+    auto one = hub.service.revoke(who.s.sid, "user_logout");
+    out.why = one.why == denial::unavailable ? denial::unavailable : denial::none;
+    if (one.ended_now) out.ended.push_back(std::move(one.s));
   } else {
-    const auto out = scope == "user" ? hub.service.revoke_user(who.s.sub, "user_logout")
-                                     : hub.service.revoke_device(who.s.device_id, "user_logout");
-    unavailable = out.why == denial::unavailable;
-    ended = out.ended.size();
+    out = scope == "user" ? hub.service.revoke_user(who.s.sub, "user_logout")
+                          : hub.service.revoke_device(who.s.device_id, "user_logout");
   }
-  if (unavailable) return store_unavailable();
+  hub.announce_logouts(out.ended, scope);
+  if (out.why == denial::unavailable) return store_unavailable();
+  const std::size_t ended = out.ended.size();
   hub.stats.logouts.add();
   log::info("logout")
       .str("sid", who.s.sid)

@@ -5,16 +5,24 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "auth/session_service.hpp"
 #include "log.hpp"
+#include "ws_connection.hpp"
 
 namespace shub {
 
 namespace beast = boost::beast;
 namespace net = boost::asio;
 
-http_session::http_session(net::ip::tcp::socket&& socket, hub_state& hub, const router& routes,
-                           bool loopback_plain)
-    : stream_(std::move(socket)), hub_(hub), routes_(routes), loopback_plain_(loopback_plain) {
+http_session::http_session(net::ip::tcp::socket&& socket, worker& w, hub_state& hub,
+                           const router& routes, bool loopback_plain)
+    : stream_(std::move(socket)),
+      worker_(w),
+      hub_(hub),
+      routes_(routes),
+      loopback_plain_(loopback_plain) {
   beast::error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
   client_ip_ = ec ? "unknown" : ep.address().to_string();
@@ -67,6 +75,8 @@ void http_session::handle(std::shared_ptr<http_request> req) {
   const std::string_view query =
       qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
 
+  if (boost::beast::websocket::is_upgrade(*req)) return upgrade(std::move(req), path);
+
   // CORS preflight: answered here for every path, allowed origins only.
   if (req->method() == http::verb::options && req->count(http::field::origin)) {
     const std::string_view origin = (*req)[http::field::origin];
@@ -112,6 +122,48 @@ void http_session::handle(std::shared_ptr<http_request> req) {
     net::post(self->stream_.get_executor(),
               [self, req, res = std::move(res)]() mutable { self->send(std::move(res), *req); });
   });
+}
+
+void http_session::upgrade(std::shared_ptr<http_request> req, std::string_view path) {
+  if (path != "/v1/ws") return send(problem(http::status::not_found, "not_found"), *req);
+  // Cross-site WebSocket hijacking: only configured browser origins may open a socket.
+  const auto origin = req->find(http::field::origin);
+  if (origin == req->end() || !hub_.origin_allowed(origin->value())) {
+    log::info("ws_origin_refused")
+        .str("ip", client_ip_)
+        .str("origin",
+             origin == req->end() ? std::string_view{"(none)"} : std::string_view(origin->value()))
+        .emit();
+    return send(problem(http::status::forbidden, "origin_not_allowed"), *req);
+  }
+  if (hub_.draining.load()) {
+    return send(problem(http::status::service_unavailable, "draining"), *req);
+  }
+  if (const auto wait = hub_.ws_connect_limiter.acquire(client_ip_, hub_.clock.now_ms())) {
+    hub_.stats.http_rate_limited.add();
+    http_response res = problem(http::status::too_many_requests, "rate_limited",
+                                "too many WebSocket connections opened from this address");
+    res.set(http::field::retry_after, std::to_string(wait));
+    return send(std::move(res), *req);
+  }
+  if (!hub_.acquire_ip(client_ip_)) {
+    hub_.stats.http_rate_limited.add();
+    log::warn("ws_ip_limit").str("ip", client_ip_).emit();
+    http_response res = problem(http::status::too_many_requests, "too_many_connections",
+                                "too many WebSocket connections from this address");
+    res.set(http::field::retry_after, "5");
+    return send(std::move(res), *req);
+  }
+  std::string did;
+  if (const auto c = req->find(http::field::cookie); c != req->end()) {
+    did = std::string(cookie_value(c->value(), device_cookie).value_or(""));
+  }
+  const bool fresh = !plausible_device_id(did);
+  if (fresh) did = auth::session_service::new_id();
+  hub_.requests_in_flight.fetch_sub(1);  // the socket is the connection's from here on
+  auto conn = std::make_shared<ws_connection>(stream_.release_socket(), worker_, hub_, client_ip_,
+                                              std::move(did), fresh);
+  conn->start(std::move(*req));
 }
 
 void http_session::add_cors(http_response& res, const http_request& req) const {

@@ -14,19 +14,21 @@
 
 #include "hub_state.hpp"
 #include "router.hpp"
+#include "worker.hpp"
 
 namespace shub {
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(boost::asio::ip::tcp::socket&& socket, hub_state& hub, const router& routes,
-               bool loopback_plain);
+  http_session(boost::asio::ip::tcp::socket&& socket, worker& w, hub_state& hub,
+               const router& routes, bool loopback_plain);
   void run();
 
  private:
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void handle(std::shared_ptr<http_request> req);
+  void upgrade(std::shared_ptr<http_request> req, std::string_view path);
   void send(http_response res, const http_request& req);
   void on_write(bool close, boost::beast::error_code ec, std::size_t bytes);
   void do_close();
@@ -35,6 +37,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  worker& worker_;
   hub_state& hub_;
   const router& routes_;
   std::string client_ip_;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "auth/crypto.hpp"
+#include "fanout.hpp"
 #include "timed_store.hpp"
 
 namespace shub {
@@ -31,6 +32,8 @@ hub_state::hub_state(const config& c, std::unique_ptr<auth::session_store> inner
       service(*store, keys, clock, policy_from(c)),
       login_limiter(c.login_rate_limit),
       refresh_limiter(c.refresh_rate_limit),
+      ws_connect_limiter(c.ws_connect_rate_limit),
+      timers(c.warn_before_s * 1000, c.activity_coalesce_ms),
       jwks_json(keys.jwks_json()),
       pool(static_cast<std::size_t>(c.store_threads)) {
   if (!c.users_file.empty()) users = user_directory::load(c.users_file);
@@ -73,21 +76,35 @@ stats_context hub_state::stats_view() {
   return ctx;
 }
 
-void hub_state::connection_opened(const std::string& sid) {
-  std::lock_guard lock(connections_mutex_);
-  ++connections_by_sid_[sid];
+void hub_state::publish(const event& e) {
+  if (events) events->publish(e);
 }
 
-void hub_state::connection_closed(const std::string& sid) {
-  std::lock_guard lock(connections_mutex_);
-  const auto it = connections_by_sid_.find(sid);
-  if (it != connections_by_sid_.end() && --it->second <= 0) connections_by_sid_.erase(it);
+void hub_state::announce(const auth::session& s, const event& e) {
+  timers.update(s);
+  publish(e);
 }
 
-std::int64_t hub_state::connection_count(const std::string& sid) const {
-  std::lock_guard lock(connections_mutex_);
-  const auto it = connections_by_sid_.find(sid);
-  return it == connections_by_sid_.end() ? 0 : it->second;
+void hub_state::announce_logouts(const std::vector<auth::session>& ended, std::string_view scope) {
+  for (const auto& s : ended)
+    announce(s, logout_event(s, scope));
+}
+
+bool hub_state::acquire_ip(const std::string& ip) {
+  std::lock_guard lock(ip_mutex_);
+  auto& n = connections_by_ip_[ip];
+  if (n >= cfg.max_connections_per_ip) {
+    if (n == 0) connections_by_ip_.erase(ip);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void hub_state::release_ip(const std::string& ip) {
+  std::lock_guard lock(ip_mutex_);
+  const auto it = connections_by_ip_.find(ip);
+  if (it != connections_by_ip_.end() && --it->second <= 0) connections_by_ip_.erase(it);
 }
 
 }  // namespace shub

@@ -21,12 +21,16 @@
 #include "auth/session_store.hpp"
 #include "config.hpp"
 #include "cookies.hpp"
+#include "event.hpp"
 #include "http_util.hpp"
 #include "rate_limiter.hpp"
+#include "session_timers.hpp"
 #include "stats.hpp"
 #include "users.hpp"
 
 namespace shub {
+
+class fanout;
 
 struct hub_state {
   hub_state(const config& c, std::unique_ptr<auth::session_store> store, auth::key_set keys);
@@ -40,6 +44,9 @@ struct hub_state {
   std::optional<user_directory> users;
   rate_limiter login_limiter;
   rate_limiter refresh_limiter;
+  rate_limiter ws_connect_limiter;
+  session_timers timers;
+  fanout* events = nullptr;  // set once the workers exist; publishing is thread-safe
   cookie_policy cookies;
   std::string replica_id;
   std::string jwks_json;  // rendered once: keys do not change while running
@@ -56,14 +63,21 @@ struct hub_state {
   [[nodiscard]] std::int64_t uptime_s() const;
   [[nodiscard]] stats_context stats_view();  // queries the store: call off the network threads
 
-  // Live WebSocket connections per session on this replica (GET /v1/sessions).
-  void connection_opened(const std::string& sid);
-  void connection_closed(const std::string& sid);
-  [[nodiscard]] std::int64_t connection_count(const std::string& sid) const;
+  // Publishes an event to every connection on its channels.
+  void publish(const event& e);
+  // Publishes an event about a session whose state `s` now is; the idle timers learn it
+  // first, so a warning or logout never acts on an older state.
+  void announce(const auth::session& s, const event& e);
+  // Logout events for sessions one call ended.
+  void announce_logouts(const std::vector<auth::session>& ended, std::string_view scope);
+
+  // WebSocket connections per client address (--max-connections-per-ip).
+  [[nodiscard]] bool acquire_ip(const std::string& ip);
+  void release_ip(const std::string& ip);
 
  private:
-  mutable std::mutex connections_mutex_;
-  std::unordered_map<std::string, std::int64_t> connections_by_sid_;
+  std::mutex ip_mutex_;
+  std::unordered_map<std::string, std::int64_t> connections_by_ip_;
   std::vector<std::string> api_key_hashes_;  // SHA-256 of each configured key
 };
 

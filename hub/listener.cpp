@@ -33,22 +33,23 @@ void listener::stop() {
 }
 
 void listener::do_accept() {
-  net::io_context& target = *workers_[next_++ % workers_.size()];
-  acceptor_.async_accept(target, [this](boost::system::error_code ec, net::ip::tcp::socket s) {
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (ec) {
-      log::warn("accept_failed").str("error", ec.message()).emit();
-      auto timer = std::make_shared<net::steady_timer>(acceptor_.get_executor(),
-                                                       std::chrono::milliseconds(50));
-      timer->async_wait([this, timer](boost::system::error_code) {
-        if (acceptor_.is_open()) do_accept();
-      });
-      return;
-    }
-    s.set_option(net::ip::tcp::no_delay(true), ec);
-    on_accept_(std::move(s));
-    do_accept();
-  });
+  const std::size_t index = next_++ % workers_.size();
+  acceptor_.async_accept(*workers_[index],
+                         [this, index](boost::system::error_code ec, net::ip::tcp::socket s) {
+                           if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+                           if (ec) {
+                             log::warn("accept_failed").str("error", ec.message()).emit();
+                             auto timer = std::make_shared<net::steady_timer>(
+                                 acceptor_.get_executor(), std::chrono::milliseconds(50));
+                             timer->async_wait([this, timer](boost::system::error_code) {
+                               if (acceptor_.is_open()) do_accept();
+                             });
+                             return;
+                           }
+                           s.set_option(net::ip::tcp::no_delay(true), ec);
+                           on_accept_(std::move(s), index);
+                           do_accept();
+                         });
 }
 
 }  // namespace shub

@@ -14,7 +14,8 @@ namespace shub {
 
 class listener {
  public:
-  using on_accept_fn = std::function<void(boost::asio::ip::tcp::socket&&)>;
+  // Called on the accepting thread with the socket and the index of its worker.
+  using on_accept_fn = std::function<void(boost::asio::ip::tcp::socket&&, std::size_t)>;
 
   // Binds and listens; throws boost::system::system_error when it cannot (start-up).
   listener(boost::asio::io_context& accept_ctx, std::vector<boost::asio::io_context*> workers,

@@ -1,4 +1,4 @@
-// server: start-up, the worker threads and the drain on SIGTERM.
+// server: start-up, the worker threads, the idle-timer sweep and the drain on SIGTERM.
 #include "server.hpp"
 
 #include <unistd.h>
@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -15,7 +16,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
+#include "fanout.hpp"
 #include "handlers.hpp"
 #include "http_session.hpp"
 #include "hub_state.hpp"
@@ -23,6 +26,7 @@
 #include "log.hpp"
 #include "signing_keys.hpp"
 #include "timed_store.hpp"
+#include "worker.hpp"
 
 namespace shub {
 
@@ -33,6 +37,10 @@ namespace {
 // Ended sessions stay this long (for audit and late reuse detection) before purging.
 constexpr std::int64_t purge_retention_ms = 24LL * 3600 * 1000;
 constexpr auto purge_every = std::chrono::minutes(10);
+// Idle warnings and logouts are this precise.
+constexpr auto timer_sweep_every = std::chrono::milliseconds(250);
+// After the 1001 closes, how long to wait for them to be written.
+constexpr auto close_flush_wait = std::chrono::seconds(2);
 
 net::ip::tcp::endpoint parse_listen(const std::string& spec) {
   const auto colon = spec.rfind(':');
@@ -56,25 +64,49 @@ std::string host_name() {
   return buf;
 }
 
-class purge_loop {
+// A timer that runs `tick` every `period` on `ctx` until the context stops.
+class periodic {
  public:
-  purge_loop(net::io_context& ctx, hub_state& hub) : timer_(ctx), hub_(hub) {}
+  template <class Tick>
+  periodic(net::io_context& ctx, std::chrono::steady_clock::duration period, Tick tick)
+      : timer_(ctx), period_(period), tick_(std::move(tick)) {}
   void start() {
-    timer_.expires_after(purge_every);
+    timer_.expires_after(period_);
     timer_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      net::post(hub_.pool, [this] {
-        const auto r = hub_.store->purge(hub_.clock.now_ms() - purge_retention_ms);
-        if (r.ok() && r.value > 0) log::info("sessions_purged").num("count", r.value).emit();
-      });
+      tick_();
       start();
     });
   }
 
  private:
   net::steady_timer timer_;
-  hub_state& hub_;
+  std::chrono::steady_clock::duration period_;
+  std::function<void()> tick_;
 };
+
+// Idle warnings now; due expiries go to the store (a compare-and-set: one logout).
+void sweep_session_timers(hub_state& hub) {
+  auto due = hub.timers.sweep(hub.clock.now_ms());
+  for (const auto& w : due.warn) {
+    hub.publish(expiring_event(w.sid, w.idle_expires_at, hub.cfg.warn_before_s, w.version));
+  }
+  for (auto& sid : due.expire) {
+    net::post(hub.pool, [&hub, sid = std::move(sid)] {
+      const auto out = hub.service.expire_if_due(sid);
+      if (out.ended_now) {
+        log::info("logout")
+            .str("sid", out.s.sid)
+            .str("sub", out.s.sub)
+            .str("reason", out.s.end_reason)
+            .emit();
+        hub.announce(out.s, logout_event(out.s, "session"));
+      } else if (out.ok()) {
+        hub.timers.update(out.s);  // extended elsewhere, or already ended by someone else
+      }
+    });
+  }
+}
 
 }  // namespace
 
@@ -97,6 +129,8 @@ int run_server(const config& cfg) {
     log::error("startup_failed").str("error", e.what()).emit();
     return 1;
   }
+  const bool loopback_plain = at.address().is_loopback() && cfg.tls_cert.empty();
+  hub->cookies.secure = !loopback_plain;
 
   router routes;
   add_ops_routes(routes, *hub);
@@ -105,22 +139,27 @@ int run_server(const config& cfg) {
 
   const unsigned n_workers = cfg.threads > 0 ? static_cast<unsigned>(cfg.threads)
                                              : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::unique_ptr<net::io_context>> contexts;
-  std::vector<net::io_context*> worker_ptrs;
+  std::vector<std::unique_ptr<worker>> workers;
+  std::vector<net::io_context*> contexts;
+  std::vector<worker*> worker_ptrs;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
   for (unsigned i = 0; i < n_workers; ++i) {
-    contexts.push_back(std::make_unique<net::io_context>(1));
-    worker_ptrs.push_back(contexts.back().get());
-    guards.push_back(net::make_work_guard(*contexts.back()));
+    workers.push_back(std::make_unique<worker>(i));
+    contexts.push_back(&workers.back()->context());
+    worker_ptrs.push_back(workers.back().get());
+    guards.push_back(net::make_work_guard(workers.back()->context()));
   }
-  net::io_context& main_ctx = *contexts.front();
+  fanout events(worker_ptrs, hub->stats);
+  hub->events = &events;
+  net::io_context& main_ctx = workers.front()->context();
 
-  const bool loopback_plain = at.address().is_loopback() && cfg.tls_cert.empty();
   std::unique_ptr<listener> accept;
   try {
     accept = std::make_unique<listener>(
-        main_ctx, worker_ptrs, at, [&hub, &routes, loopback_plain](net::ip::tcp::socket&& s) {
-          std::make_shared<http_session>(std::move(s), *hub, routes, loopback_plain)->run();
+        main_ctx, contexts, at, [&](net::ip::tcp::socket&& s, std::size_t index) {
+          std::make_shared<http_session>(std::move(s), *workers[index], *hub, routes,
+                                         loopback_plain)
+              ->run();
         });
   } catch (const std::exception& e) {
     log::error("startup_failed").str("error", std::string("listen: ") + e.what()).emit();
@@ -132,8 +171,10 @@ int run_server(const config& cfg) {
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   bool stop_requested = false;
-  net::signal_set signals(main_ctx, SIGTERM, SIGINT);
-  signals.async_wait([&](boost::system::error_code ec, int signo) {
+  // Everything below that is bound to main_ctx lives in optionals, reset before the
+  // workers (and their io_contexts) are destroyed.
+  std::optional<net::signal_set> signals(std::in_place, main_ctx, SIGTERM, SIGINT);
+  signals->async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     log::info("signal").num("signal", signo).emit();
     std::lock_guard lock(stop_mutex);
@@ -141,14 +182,23 @@ int run_server(const config& cfg) {
     stop_cv.notify_all();
   });
 
-  purge_loop purge(main_ctx, *hub);
-  purge.start();
+  std::optional<periodic> purge(std::in_place, main_ctx, purge_every, [&hub] {
+    net::post(hub->pool, [&hub] {
+      const auto r = hub->store->purge(hub->clock.now_ms() - purge_retention_ms);
+      if (r.ok() && r.value > 0) log::info("sessions_purged").num("count", r.value).emit();
+    });
+  });
+  std::optional<periodic> timers(std::in_place, main_ctx, timer_sweep_every,
+                                 [&hub] { sweep_session_timers(*hub); });
+  purge->start();
+  timers->start();
+  for (auto& w : workers)
+    w->start_sweeping();
   accept->start();
 
   std::vector<std::thread> threads;
-  for (auto& ctx : contexts) {
-    threads.emplace_back([c = ctx.get()] { c->run(); });
-  }
+  for (auto* ctx : contexts)
+    threads.emplace_back([ctx] { ctx->run(); });
   log::info("listening")
       .str("host", at.address().to_string())
       .num("port", accept->port())
@@ -163,26 +213,42 @@ int run_server(const config& cfg) {
     stop_cv.wait(lock, [&] { return stop_requested; });
   }
 
-  // Drain: readiness goes false, no new connections, requests in flight finish.
+  // Drain: readiness goes false, no new connections, requests in flight finish, every
+  // WebSocket is closed with 1001 so tabs reconnect elsewhere at once.
   hub->draining = true;
   accept->stop();
-  log::info("draining").num("in_flight", hub->requests_in_flight.load()).emit();
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(cfg.drain_timeout_s);
-  while (hub->requests_in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+  log::info("draining")
+      .num("in_flight", hub->requests_in_flight.load())
+      .num("connections", hub->stats.connections_current.get())
+      .emit();
+  for (auto& w : workers) {
+    w->close_all(static_cast<std::uint16_t>(boost::beast::websocket::close_code::going_away));
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = now + std::chrono::seconds(cfg.drain_timeout_s);
+  const auto ws_deadline = std::min(deadline, now + close_flush_wait);
+  while (std::chrono::steady_clock::now() < deadline &&
+         (hub->requests_in_flight.load() > 0 || (hub->stats.connections_current.get() > 0 &&
+                                                 std::chrono::steady_clock::now() < ws_deadline))) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
   guards.clear();
-  for (auto& ctx : contexts)
+  for (auto& w : workers)
+    w->stop_sweeping();
+  for (auto* ctx : contexts)
     ctx->stop();
   for (auto& t : threads)
     t.join();
   hub->pool.join();
+  hub->events = nullptr;
   accept.reset();
-  contexts.clear();  // destroys the sessions still parked in the contexts
+  signals.reset();
+  purge.reset();
+  timers.reset();
   const std::int64_t left = hub->requests_in_flight.load();
-  hub.reset();  // closes the store (SQLite checkpoints its WAL)
+  workers.clear();  // destroys the sessions and connections still parked in the contexts
+  hub.reset();      // closes the store (SQLite checkpoints its WAL)
   log::info("stopped").num("abandoned_requests", left).emit();
   return 0;
 }

@@ -1,0 +1,82 @@
+// session_timers: the registry behind idle warnings, idle/absolute logouts and activity
+// coalescing. One mutex: every operation is a hash lookup, and the sweep walks only the
+// sessions with connections on this replica.
+#include "session_timers.hpp"
+
+namespace shub {
+
+namespace {
+// A due expiry whose store call is in flight (or failed) is asked again after this.
+constexpr std::int64_t expire_retry_ms = 1000;
+}  // namespace
+
+void session_timers::attach(const auth::session& s) {
+  std::lock_guard lock(mutex_);
+  entry& e = sessions_[s.sid];
+  ++e.connections;
+  if (s.version >= e.version) {
+    e.idle_expires_at = s.idle_expires_at;
+    e.expires_at = s.expires_at;
+    e.version = s.version;
+  }
+}
+
+void session_timers::detach(const std::string& sid) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(sid);
+  if (it != sessions_.end() && --it->second.connections <= 0) sessions_.erase(it);
+}
+
+void session_timers::update(const auth::session& s) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(s.sid);
+  if (it == sessions_.end() || s.version < it->second.version) return;
+  if (!s.active()) {
+    sessions_.erase(it);
+    return;
+  }
+  it->second.idle_expires_at = s.idle_expires_at;
+  it->second.expires_at = s.expires_at;
+  it->second.version = s.version;
+  it->second.expire_asked_at = 0;
+}
+
+void session_timers::forget(const std::string& sid) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(sid);
+}
+
+std::int64_t session_timers::connections(const std::string& sid) const {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(sid);
+  return it == sessions_.end() ? 0 : it->second.connections;
+}
+
+bool session_timers::activity_due(const std::string& sid, std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(sid);
+  if (it == sessions_.end()) return false;
+  if (now_ms - it->second.last_activity_write < activity_window_ms_) return false;
+  it->second.last_activity_write = now_ms;
+  return true;
+}
+
+session_timers::due session_timers::sweep(std::int64_t now_ms) {
+  due out;
+  std::lock_guard lock(mutex_);
+  for (auto& [sid, e] : sessions_) {
+    if (now_ms >= e.idle_expires_at || now_ms >= e.expires_at) {
+      if (now_ms - e.expire_asked_at >= expire_retry_ms) {
+        e.expire_asked_at = now_ms;
+        out.expire.push_back(sid);
+      }
+    } else if (warn_before_ms_ > 0 && now_ms >= e.idle_expires_at - warn_before_ms_ &&
+               e.warned_for != e.idle_expires_at && e.idle_expires_at < e.expires_at) {
+      e.warned_for = e.idle_expires_at;
+      out.warn.push_back({sid, e.idle_expires_at, e.version});
+    }
+  }
+  return out;
+}
+
+}  // namespace shub

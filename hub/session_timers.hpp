@@ -1,0 +1,67 @@
+// session_timers: one idle timer per session, not per tab (PROTOCOL §3, issue "one timer").
+// Tracks the sessions that have connections on this replica with their expiries, as the
+// events this replica sees report them. A sweep (every 250 ms) finds the sessions due a
+// `session.expiring` warning and those past an expiry; the hub warns the first and asks the
+// store to end the second — a compare-and-set there, so when several replicas race exactly
+// one `logout` is published. It also gates `activity` frames: at most one store write per
+// session per coalescing window, however many tabs report activity.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/session.hpp"
+
+namespace shub {
+
+class session_timers {
+ public:
+  session_timers(std::int64_t warn_before_ms, std::int64_t activity_window_ms)
+      : warn_before_ms_(warn_before_ms), activity_window_ms_(activity_window_ms) {}
+
+  // A connection of `s` authenticated here / closed.
+  void attach(const auth::session& s);
+  void detach(const std::string& sid);
+  // The session's expiries moved (extend, refresh, activity) or it ended.
+  void update(const auth::session& s);
+  void forget(const std::string& sid);
+
+  [[nodiscard]] std::int64_t connections(const std::string& sid) const;
+
+  // True when an activity report for `sid` at now_ms should slide the idle expiry; the
+  // window then starts again.
+  [[nodiscard]] bool activity_due(const std::string& sid, std::int64_t now_ms);
+
+  struct warning {
+    std::string sid;
+    std::int64_t idle_expires_at = 0;
+    std::uint64_t version = 0;
+  };
+  struct due {
+    std::vector<warning> warn;
+    std::vector<std::string> expire;  // sids past an expiry
+  };
+  // What is due at now_ms. A warning is reported once per idle deadline; an expiry is
+  // reported again on later sweeps until update() or forget() says it was dealt with.
+  [[nodiscard]] due sweep(std::int64_t now_ms);
+
+ private:
+  struct entry {
+    std::int64_t connections = 0;
+    std::int64_t idle_expires_at = 0;
+    std::int64_t expires_at = 0;
+    std::uint64_t version = 0;
+    std::int64_t warned_for = 0;  // the idle deadline a warning went out for
+    std::int64_t last_activity_write = 0;
+    std::int64_t expire_asked_at = 0;  // throttles re-asking the store
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, entry> sessions_;
+  std::int64_t warn_before_ms_;
+  std::int64_t activity_window_ms_;
+};
+
+}  // namespace shub

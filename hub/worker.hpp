@@ -1,0 +1,63 @@
+// worker: one network thread — its io_context, its connections and its channel index.
+// A connection lives on one worker for life, so delivering to it needs no lock: other
+// threads reach a worker only by posting to its io_context (deliver, close_all). Once a
+// second it sweeps its connections for auth timeouts, pings, silent peers and stuck closes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "channel_index.hpp"
+#include "send_queue.hpp"
+
+namespace shub {
+
+class ws_connection;
+
+// One published event as the workers see it: the frame, encoded once, and where it goes.
+struct delivery {
+  frame_ptr frame;
+  std::vector<std::string> channels;
+  std::string ends_sid;  // non-empty: that session's connections close with 4010 after it
+  std::int64_t published_us = 0;
+};
+
+class worker {
+ public:
+  explicit worker(std::size_t index);
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  [[nodiscard]] boost::asio::io_context& context() { return ctx_; }
+  [[nodiscard]] std::size_t index() const { return index_; }
+
+  // Any thread.
+  void deliver(std::shared_ptr<const delivery> d);
+  void close_all(std::uint16_t code);
+  void start_sweeping();
+  void stop_sweeping();
+
+  // This worker's thread only.
+  void attach(ws_connection* c) { connections_.insert(c); }
+  void detach(ws_connection* c) { connections_.erase(c); }
+  [[nodiscard]] channel_index<ws_connection>& channels() { return channels_; }
+
+ private:
+  void sweep();
+
+  std::size_t index_;
+  boost::asio::io_context ctx_{1};
+  boost::asio::steady_timer sweep_timer_;
+  channel_index<ws_connection> channels_;
+  std::unordered_set<ws_connection*> connections_;
+  std::uint64_t delivery_seq_ = 0;
+  bool sweeping_ = false;
+};
+
+}  // namespace shub
