@@ -29,6 +29,15 @@ std::int64_t rate_limiter::acquire(std::string_view key, std::int64_t now_ms) {
       1, static_cast<std::int64_t>(std::ceil((1.0 - b.tokens) / per_ms / 1000.0)));
 }
 
+std::size_t rate_limiter::tracked_keys() {
+  std::size_t n = 0;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    n += s.buckets.size();
+  }
+  return n;
+}
+
 void rate_limiter::sweep(shard& s, std::int64_t now_ms) {
   // A bucket that has refilled completely carries no information: forget it.
   const double capacity = static_cast<double>(per_minute_);

@@ -22,6 +22,8 @@ class rate_limiter {
 
   // 0 when allowed (and a token is taken); otherwise the seconds until one is available.
   [[nodiscard]] std::int64_t acquire(std::string_view key, std::int64_t now_ms);
+  // How many keys have a bucket now (bounded by max_keys plus one shard's worth).
+  [[nodiscard]] std::size_t tracked_keys();
 
  private:
   static constexpr std::size_t shard_count = 16;

@@ -1,0 +1,86 @@
+// session_timers: one idle timer per session — warnings once per deadline, expiries until
+// dealt with, activity coalescing, and connection counting.
+#include "hub/session_timers.hpp"
+
+#include <gtest/gtest.h>
+
+namespace shub {
+namespace {
+
+auth::session make(const std::string& sid, std::int64_t idle, std::int64_t abs, std::uint64_t v) {
+  auth::session s;
+  s.sid = sid;
+  s.idle_expires_at = idle;
+  s.expires_at = abs;
+  s.version = v;
+  return s;
+}
+
+TEST(SessionTimers, WarnsOncePerDeadlineThenExpires) {
+  session_timers t(60'000, 5'000);
+  t.attach(make("s1", 100'000, 1'000'000, 1));
+  EXPECT_TRUE(t.sweep(39'999).warn.empty());
+  auto due = t.sweep(40'000);
+  ASSERT_EQ(due.warn.size(), 1u);
+  EXPECT_EQ(due.warn[0].sid, "s1");
+  EXPECT_EQ(due.warn[0].idle_expires_at, 100'000);
+  EXPECT_TRUE(t.sweep(50'000).warn.empty());  // once per deadline
+  due = t.sweep(100'000);
+  ASSERT_EQ(due.expire.size(), 1u);
+  EXPECT_TRUE(t.sweep(100'500).expire.empty());   // asked recently: not again yet
+  EXPECT_EQ(t.sweep(101'000).expire.size(), 1u);  // still due: asked again
+}
+
+TEST(SessionTimers, ExtensionMovesTheDeadlineAndRearmsTheWarning) {
+  session_timers t(60'000, 5'000);
+  t.attach(make("s1", 100'000, 1'000'000, 1));
+  ASSERT_EQ(t.sweep(45'000).warn.size(), 1u);
+  t.update(make("s1", 200'000, 1'000'000, 2));
+  EXPECT_TRUE(t.sweep(100'000).expire.empty());
+  EXPECT_EQ(t.sweep(140'000).warn.size(), 1u);
+  t.update(make("s1", 50'000, 1'000'000, 1));  // an older version never wins
+  EXPECT_TRUE(t.sweep(150'000).expire.empty());
+}
+
+TEST(SessionTimers, RevokedSessionsAreForgotten) {
+  session_timers t(60'000, 5'000);
+  t.attach(make("s1", 100'000, 1'000'000, 1));
+  auto ended = make("s1", 100'000, 1'000'000, 2);
+  ended.state = auth::session_state::revoked;
+  t.update(ended);
+  EXPECT_EQ(t.connections("s1"), 0);
+  EXPECT_TRUE(t.sweep(200'000).expire.empty());
+}
+
+TEST(SessionTimers, NoWarningWhenIdleIsCappedByAbsoluteExpiry) {
+  session_timers t(60'000, 5'000);
+  t.attach(make("s1", 100'000, 100'000, 1));
+  EXPECT_TRUE(t.sweep(90'000).warn.empty());
+  EXPECT_EQ(t.sweep(100'000).expire.size(), 1u);
+}
+
+TEST(SessionTimers, CountsConnectionsPerSession) {
+  session_timers t(60'000, 5'000);
+  const auto s = make("s1", 100'000, 1'000'000, 1);
+  t.attach(s);
+  t.attach(s);
+  EXPECT_EQ(t.connections("s1"), 2);
+  t.detach("s1");
+  EXPECT_EQ(t.connections("s1"), 1);
+  t.detach("s1");
+  EXPECT_EQ(t.connections("s1"), 0);
+  EXPECT_TRUE(t.sweep(500'000).expire.empty());  // no connections: not timed here
+}
+
+TEST(SessionTimers, ActivityIsCoalescedPerWindow) {
+  session_timers t(60'000, 5'000);
+  t.attach(make("s1", 100'000, 1'000'000, 1));
+  EXPECT_TRUE(t.activity_due("s1", 10'000));
+  EXPECT_FALSE(t.activity_due("s1", 12'000));
+  EXPECT_FALSE(t.activity_due("s1", 14'999));
+  EXPECT_TRUE(t.activity_due("s1", 15'000));
+  EXPECT_FALSE(t.activity_due("unknown", 15'000));
+}
+
+}  // namespace
+}  // namespace shub
