@@ -1,7 +1,8 @@
 // handlers: the HTTP endpoints of PROTOCOL §2, registered on the router by area.
 //   token_api       login, refresh, validate, extend, logout (browsers, resource servers)
 //   server_api      sessions, user logout, stats, metrics (backends, API key)
-//   ops_api         healthz, readyz, jwks
+//   ops_api         healthz, readyz, jwks, the plain GET of /v1/ws
+//   static          /sessionhub.js
 #pragma once
 
 #include "hub_state.hpp"
@@ -12,6 +13,7 @@ namespace shub {
 void add_token_routes(router& r, hub_state& hub);
 void add_server_api_routes(router& r, hub_state& hub);
 void add_ops_routes(router& r, hub_state& hub);
+void add_static_routes(router& r, hub_state& hub);
 
 // The token response of PROTOCOL §2 for a session outcome holding tokens.
 [[nodiscard]] std::string token_response_body(const auth::session_outcome& out,

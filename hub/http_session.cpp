@@ -169,7 +169,7 @@ void http_session::upgrade(std::shared_ptr<http_request> req, std::string_view p
 void http_session::add_cors(http_response& res, const http_request& req) const {
   const auto it = req.find(http::field::origin);
   if (it == req.end()) return;
-  res.set(http::field::vary, "Origin");
+  if (res.find(http::field::vary) == res.end()) res.set(http::field::vary, "Origin");
   if (!hub_.origin_allowed(it->value())) return;
   res.set(http::field::access_control_allow_origin, it->value());
   res.set(http::field::access_control_allow_credentials, "true");
@@ -188,7 +188,7 @@ void http_session::send(http_response res, const http_request& req) {
     const auto length = res.body().size();
     res.body().clear();
     res.content_length(length);
-  } else {
+  } else if (res.result() != http::status::not_modified) {
     res.prepare_payload();
   }
   auto shared = std::make_shared<http_response>(std::move(res));

@@ -136,6 +136,7 @@ int run_server(const config& cfg) {
   add_ops_routes(routes, *hub);
   add_token_routes(routes, *hub);
   add_server_api_routes(routes, *hub);
+  add_static_routes(routes, *hub);
 
   const unsigned n_workers = cfg.threads > 0 ? static_cast<unsigned>(cfg.threads)
                                              : std::max(1u, std::thread::hardware_concurrency());
