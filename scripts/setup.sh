@@ -10,7 +10,7 @@ packages=(
   libssl-dev rapidjson-dev libsqlite3-dev
   libzmq3-dev cppzmq-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server curl ca-certificates
+  redis-server curl ca-certificates python3
 )
 
 missing=()
