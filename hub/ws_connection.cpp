@@ -226,7 +226,7 @@ void ws_connection::close(std::uint16_t code, std::string_view reason) {
   const auto lost = static_cast<std::int64_t>(queue_.drop_pending(writing_));
   hub_.stats.events_dropped.add(lost);
   if (!handshaken) return teardown();
-  ws_.async_close(websocket::close_reason(code, reason),
+  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
                   [self = shared_from_this()](beast::error_code) {
                     // The read loop ends with `closed` and tears down; nothing to do here.
                   });

@@ -1,0 +1,109 @@
+// crypto: SHA-256, the CSPRNG, constant-time comparison and AES-256-GCM on OpenSSL 3 EVP.
+#include "crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace shub::auth {
+
+namespace {
+
+constexpr std::size_t nonce_bytes = 12;
+constexpr std::size_t tag_bytes = 16;
+
+struct cipher_ctx_free {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, cipher_ctx_free>;
+
+}  // namespace
+
+std::string sha256(std::string_view data) {
+  std::string out(32, '\0');
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                 EVP_sha256(), nullptr) != 1 ||
+      len != 32) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  return out;
+}
+
+std::string random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    throw std::runtime_error("the system random generator failed");
+  }
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string seal(std::string_view key_material, std::string_view plaintext) {
+  const std::string key = sha256(key_material);
+  std::string out = random_bytes(nonce_bytes);
+  out.resize(nonce_bytes + plaintext.size() + tag_bytes);
+  auto* u = reinterpret_cast<unsigned char*>(out.data());
+  cipher_ctx ctx(EVP_CIPHER_CTX_new());
+  int len = 0, total = 0;
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                         reinterpret_cast<const unsigned char*>(key.data()), u) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), u + nonce_bytes, &len,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()),
+                        static_cast<int>(plaintext.size())) != 1) {
+    throw std::runtime_error("AES-GCM seal failed");
+  }
+  total = len;
+  if (EVP_EncryptFinal_ex(ctx.get(), u + nonce_bytes + total, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_bytes,
+                          u + nonce_bytes + plaintext.size()) != 1) {
+    throw std::runtime_error("AES-GCM seal failed");
+  }
+  return out;
+}
+
+std::optional<std::string> open(std::string_view key_material, std::string_view sealed) {
+  if (sealed.size() < nonce_bytes + tag_bytes) return std::nullopt;
+  const std::string key = sha256(key_material);
+  const std::size_t n = sealed.size() - nonce_bytes - tag_bytes;
+  const auto* in = reinterpret_cast<const unsigned char*>(sealed.data());
+  std::string out(n, '\0');
+  cipher_ctx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                         reinterpret_cast<const unsigned char*>(key.data()), in) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                        in + nonce_bytes, static_cast<int>(n)) != 1) {
+    return std::nullopt;
+  }
+  std::string tag(sealed.substr(nonce_bytes + n));
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, tag_bytes, tag.data()) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) !=
+          1) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto u = static_cast<unsigned char>(c);
+    out += digits[u >> 4];
+    out += digits[u & 15];
+  }
+  return out;
+}
+
+}  // namespace shub::auth
