@@ -76,6 +76,7 @@ export function mount(hub) {
   // -- login and logout
   $("login-form").addEventListener("submit", async (e) => {
     e.preventDefault();
+    log.push({ name: "login-clicked", at: now() });
     $("login-error").textContent = "";
     $("login-btn").disabled = true;
     try {
@@ -113,5 +114,10 @@ export function mount(hub) {
   });
   hub.on("refreshed", () => note("refreshed", "new access token"));
   hub.on("event", (e) => note(e.event, JSON.stringify(e.data)));
+  const off = hub.on("state", (s) => {
+    if (s.status === "connecting") return;
+    off();
+    note("load", s.sid ? `session found (${s.sub})` : "no session: watching for a login");
+  });
   render(hub.state);
 }
