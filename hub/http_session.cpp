@@ -128,7 +128,9 @@ void http_session::upgrade(std::shared_ptr<http_request> req, std::string_view p
   if (path != "/v1/ws") return send(problem(http::status::not_found, "not_found"), *req);
   // Cross-site WebSocket hijacking: only configured browser origins may open a socket.
   const auto origin = req->find(http::field::origin);
-  if (origin == req->end() || !hub_.origin_allowed(origin->value())) {
+  const bool allowed =
+      origin == req->end() ? hub_.any_origin() : hub_.origin_allowed(origin->value());
+  if (!allowed) {
     log::info("ws_origin_refused")
         .str("ip", client_ip_)
         .str("origin",

@@ -48,6 +48,11 @@ bool hub_state::origin_allowed(std::string_view origin) const {
                      [&](const std::string& o) { return o == "*" || o == origin; });
 }
 
+bool hub_state::any_origin() const {
+  return std::find(cfg.allowed_origins.begin(), cfg.allowed_origins.end(), "*") !=
+         cfg.allowed_origins.end();
+}
+
 bool hub_state::api_key_ok(const http_request& req) const {
   const std::string_view presented = bearer_token(req);
   if (presented.empty() || api_key_hashes_.empty()) return false;

@@ -59,6 +59,8 @@ struct hub_state {
   std::atomic<std::int64_t> requests_in_flight{0};
 
   [[nodiscard]] bool origin_allowed(std::string_view origin) const;
+  // --allowed-origin '*' (development): any origin, and none (non-browser clients).
+  [[nodiscard]] bool any_origin() const;
   [[nodiscard]] bool api_key_ok(const http_request& req) const;
   [[nodiscard]] std::int64_t uptime_s() const;
   [[nodiscard]] stats_context stats_view();  // queries the store: call off the network threads

@@ -186,7 +186,7 @@ void ws_connection::do_write() {
   if (queue_.empty() || phase_ == phase::closed) {
     writing_ = false;
     if (close_after_queue_ != 0 && phase_ < phase::closing) {
-      close(close_after_queue_, "session ended");
+      close(close_after_queue_, close_reason_);
     }
     return;
   }
@@ -213,6 +213,7 @@ void ws_connection::on_write(beast::error_code ec, std::size_t) {
 
 void ws_connection::end_session() {
   close_after_queue_ = close_code::session_ended;
+  close_reason_ = "session ended";
   if (!writing_ && queue_.empty()) close(close_code::session_ended, "session ended");
 }
 

@@ -108,7 +108,8 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   bool attached_ = false;       // counted in the session's timers
   bool counted_auth_ = false;   // in the authenticated gauge
   bool counted_watch_ = false;  // in the watching gauge
-  std::uint16_t close_after_queue_ = 0;
+  std::uint16_t close_after_queue_ = 0;  // close with this once the queue is written
+  std::string close_reason_;
   std::string sid_, sub_;
   std::int64_t token_exp_s_ = 0;
   std::vector<std::string> channels_;

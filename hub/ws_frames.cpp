@@ -112,6 +112,7 @@ void ws_connection::fail(std::string_view code, std::string_view message, std::u
   if (queue_.push(queued_frame{std::make_shared<const std::string>(error_frame(code, message)), 0,
                                false})) {
     close_after_queue_ = close;
+    close_reason_ = std::string(message.substr(0, 120));  // a close reason fits 123 bytes
     if (!writing_) do_write();
   } else {
     this->close(close, message);
