@@ -1,0 +1,216 @@
+// WebSocket limits and hostile clients against the real binary (PROTOCOL §3): origin,
+// auth timeout, bad tokens, oversize/binary/malformed frames, rate limit, slow consumers,
+// per-session limits, token replacement and the drain on SIGTERM.
+#include <gtest/gtest.h>
+
+#include "support.hpp"
+
+namespace shub::it {
+namespace {
+
+std::string bearer() {
+  return std::string("Bearer ") + api_key;
+}
+
+json stats(int port) {
+  return http(port, "GET", "/v1/stats", {}, {{"Authorization", bearer()}}).parse();
+}
+
+TEST(WsLimits, UnlistedOrMissingOriginIsRefused) {
+  hub_process hub;
+  try {
+    ws_tab tab(hub.port(), "http://evil.example");
+    FAIL() << "the upgrade should be refused";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("403"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ws_tab(hub.port(), ""), std::runtime_error);
+  EXPECT_TRUE(hub.wait_for_log("ws_origin_refused", 2s));
+  ws_tab ok(hub.port());  // the listed origin passes
+}
+
+TEST(WsLimits, PlainGetOfTheEndpointIs426) {
+  hub_process hub;
+  const auto r = http(hub.port(), "GET", "/v1/ws");
+  EXPECT_EQ(r.status, 426);
+  EXPECT_NE(r.body.find("upgrade_required"), std::string::npos);
+}
+
+TEST(WsLimits, SilentConnectionClosedWith4008) {
+  hub_process hub({"--auth-timeout-s", "1"});
+  ws_tab tab(hub.port());
+  const auto err = tab.wait_type("error", 3s);
+  ASSERT_TRUE(err);
+  EXPECT_STREQ((*err)["code"].GetString(), "auth_timeout");
+  EXPECT_EQ(tab.close_code(3s), 4008);
+}
+
+TEST(WsLimits, BadTokensClose4001WithAReason) {
+  hub_process hub;
+  const auto a = create_session(hub.port(), "alice");
+  std::string tampered = a.access_token;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  for (const std::string& token : {std::string("garbage"), tampered, std::string("a.b.c")}) {
+    ws_tab tab(hub.port());
+    tab.auth(token);
+    const auto err = tab.wait_type("error");
+    ASSERT_TRUE(err) << token;
+    EXPECT_STREQ((*err)["code"].GetString(), "token_invalid");
+    EXPECT_EQ(tab.close_code(), 4001);
+  }
+  ASSERT_EQ(
+      http(hub.port(), "DELETE", "/v1/sessions/" + a.sid, {}, {{"Authorization", bearer()}}).status,
+      204);
+  ws_tab revoked(hub.port());
+  revoked.auth(a.access_token);
+  const auto err = revoked.wait_type("error");
+  ASSERT_TRUE(err);
+  EXPECT_STREQ((*err)["code"].GetString(), "session_revoked");
+  EXPECT_EQ(revoked.close_code(), 4001);
+}
+
+TEST(WsLimits, ExpiredAccessTokenCloses4001) {
+  hub_process hub({"--access-ttl-s", "1", "--clock-leeway-s", "0"});
+  const auto a = create_session(hub.port(), "alice");
+  std::this_thread::sleep_for(2100ms);
+  ws_tab tab(hub.port());
+  tab.auth(a.access_token);
+  const auto err = tab.wait_type("error");
+  ASSERT_TRUE(err);
+  EXPECT_STREQ((*err)["code"].GetString(), "token_expired");
+  EXPECT_EQ(tab.close_code(), 4001);
+}
+
+TEST(WsLimits, OversizeFrameCloses1009) {
+  hub_process hub;
+  ws_tab tab(hub.port());
+  tab.send(std::string(R"({"type":"watch","pad":")") + std::string(5000, 'x') + "\"}");
+  EXPECT_EQ(tab.close_code(3s), 1009);
+  ws_tab fits(hub.port());  // 4 KiB exactly is allowed
+  fits.send(std::string(R"({"type":"watch","pad":")") + std::string(4096 - 29, 'x') + "\"}");
+  EXPECT_TRUE(fits.wait_type("ready"));
+}
+
+TEST(WsLimits, BinaryFrameCloses1003) {
+  hub_process hub;
+  ws_tab tab(hub.port());
+  tab.send_binary("\x01\x02\x03");
+  ASSERT_TRUE(tab.wait_type("error"));
+  EXPECT_EQ(tab.close_code(), 1003);
+}
+
+TEST(WsLimits, MalformedFramesGetErrorsThenAClose) {
+  hub_process hub;
+  ws_tab tab(hub.port());
+  tab.send("not json");
+  auto e = tab.wait_type("error");
+  ASSERT_TRUE(e);
+  EXPECT_STREQ((*e)["code"].GetString(), "invalid_frame");
+  tab.send(R"({"type":"teleport"})");
+  ASSERT_TRUE(tab.wait_type("error"));
+  EXPECT_EQ(tab.close_code(300ms), 0);  // still open after two
+  tab.send(R"([1,2,3])");
+  ASSERT_TRUE(tab.wait_type("error"));
+  EXPECT_EQ(tab.close_code(), 1008);
+  // Hostile input is survived: the hub still serves.
+  EXPECT_EQ(http(hub.port(), "GET", "/healthz").status, 200);
+}
+
+TEST(WsLimits, FrameFloodCloses4009) {
+  hub_process hub({"--ws-rate-limit", "5"});
+  const auto a = create_session(hub.port(), "alice");
+  auto tab = authed_tab(hub.port(), a.access_token);
+  for (int i = 0; i < 40; ++i)
+    tab->send(R"({"type":"activity"})");
+  EXPECT_EQ(tab->close_code(3s), 4009);
+  EXPECT_GE(stats(hub.port())["connections"]["rate_limited_closes"].GetInt64(), 1);
+}
+
+std::int64_t s_kicks(int port) {
+  return stats(port)["connections"]["slow_consumer_kicks"].GetInt64();
+}
+
+TEST(WsLimits, SlowConsumerIsClosedWhileFastTabsKeepUp) {
+  hub_process hub(
+      {"--ws-queue-frames", "64", "--ws-queue-bytes", "65536", "--ws-rate-limit", "1000"});
+  const auto a = create_session(hub.port(), "alice");
+  ws_tab slow(hub.port(), test_origin, {}, 4096);
+  slow.auth(a.access_token);
+  ASSERT_TRUE(slow.wait_type("ready"));
+  slow.stall();
+  auto fast = authed_tab(hub.port(), a.access_token);
+  const std::string payload(12000, 'p');  // fills the kernel's socket buffers quickly
+  int received = 0;
+  for (int i = 0; i < 1500 && s_kicks(hub.port()) == 0; ++i) {
+    ASSERT_EQ(http(hub.port(), "POST", "/v1/publish",
+                   R"({"channel":"user:alice","event":"bulk","data":{"p":")" + payload + "\"}}",
+                   {{"Authorization", bearer()}})
+                  .status,
+              202);
+    if (fast->wait_event("bulk", 2s)) ++received;
+  }
+  const auto s = stats(hub.port());
+  EXPECT_GE(s["connections"]["slow_consumer_kicks"].GetInt64(), 1);
+  EXPECT_TRUE(hub.wait_for_log("slow_consumer", 2s));
+  EXPECT_GT(received, 0);
+  // The fast tab saw every event it was sent, promptly: its latency did not suffer.
+  EXPECT_EQ(fast->pending(), 0u);
+  EXPECT_LT(s["fanout_latency_ms"]["p99"].GetDouble(), 50.0);
+  EXPECT_EQ(http(hub.port(), "GET", "/healthz").status, 200);
+}
+
+TEST(WsLimits, TooManyConnectionsForOneSession) {
+  hub_process hub({"--max-connections-per-session", "2"});
+  const auto a = create_session(hub.port(), "alice");
+  auto t1 = authed_tab(hub.port(), a.access_token);
+  auto t2 = authed_tab(hub.port(), a.access_token);
+  ws_tab t3(hub.port());
+  t3.auth(a.access_token);
+  const auto err = t3.wait_type("error");
+  ASSERT_TRUE(err);
+  EXPECT_STREQ((*err)["code"].GetString(), "too_many_connections");
+  EXPECT_EQ(t3.close_code(), 4003);
+}
+
+TEST(WsLimits, TooManyConnectionsFromOneAddress) {
+  hub_process hub({"--max-connections-per-ip", "3"});
+  ws_tab a(hub.port()), b(hub.port()), c(hub.port());
+  try {
+    ws_tab d(hub.port());
+    FAIL() << "the fourth connection should be refused";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("429"), std::string::npos) << e.what();
+  }
+}
+
+TEST(WsLimits, TokenFrameReplacesTheTokenOfTheSameSessionOnly) {
+  hub_process hub;
+  const auto a = create_session(hub.port(), "alice");
+  const auto b = create_session(hub.port(), "bob");
+  auto tab = authed_tab(hub.port(), a.access_token);
+  const auto r =
+      http(hub.port(), "POST", "/v1/refresh", "{\"refresh_token\":\"" + a.refresh_token + "\"}");
+  tab->send(R"({"type":"token","token":")" + std::string(r.parse()["access_token"].GetString()) +
+            "\"}");
+  EXPECT_EQ(tab->close_code(500ms), 0);
+  tab->send(R"({"type":"token","token":")" + b.access_token + "\"}");
+  const auto err = tab->wait_type("error");
+  ASSERT_TRUE(err);
+  EXPECT_STREQ((*err)["code"].GetString(), "token_mismatch");
+  EXPECT_EQ(tab->close_code(), 4003);
+}
+
+TEST(WsLimits, SigtermClosesEveryTabWith1001AndExitsZero) {
+  hub_process hub;
+  const auto a = create_session(hub.port(), "alice");
+  auto t1 = authed_tab(hub.port(), a.access_token);
+  ws_tab t2(hub.port());
+  t2.send(R"({"type":"watch"})");
+  ASSERT_TRUE(t2.wait_type("ready"));
+  EXPECT_EQ(hub.terminate(), 0);
+  EXPECT_EQ(t1->close_code(3s), 1001);
+  EXPECT_EQ(t2.close_code(3s), 1001);
+}
+
+}  // namespace
+}  // namespace shub::it
