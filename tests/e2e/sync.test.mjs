@@ -92,7 +92,7 @@ describe("two apps, one session", { timeout: 180000 }, () => {
 
   test("docs/demo.png: the two apps side by side", { timeout: 30000 }, async () => {
     const page = await ctx.newPage();
-    await page.setViewportSize({ width: 1400, height: 760 });
+    await page.setViewportSize({ width: 1400, height: 600 });
     await page.goto(stack.analytics + "/side-by-side.html");
     const frames = () => page.frames().filter((f) => f !== page.mainFrame());
     await page.waitForFunction(() => document.querySelectorAll("iframe").length === 2);
