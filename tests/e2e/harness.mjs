@@ -11,7 +11,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -107,6 +107,10 @@ function usersFile(dir) {
 }
 
 export async function startStack({ hubArgs = [] } = {}) {
+  if (!existsSync(BINARY)) {
+    throw new Error(`no hub binary at ${BINARY}: build it (cmake --build build --target sessionhub) or set SESSIONHUB_BINARY`);
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium`);
   const dir = mkdtempSync(join(tmpdir(), "sessionhub-e2e-"));
   const log = [];
   const apiKey = randomBytes(18).toString("hex");

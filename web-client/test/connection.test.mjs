@@ -88,7 +88,7 @@ beforeEach(() => {
     }
     if (path === "/v1/login") return json(200, tokenResponse("s-login", 1));
     if (path === "/v1/logout") return { ok: true, status: 204, json: async () => ({}) };
-    if (path === "/v1/extend") return json(200, { idle_expires_at: Date.now() + 1800e3, version: 7 });
+    if (path === "/v1/extend") return json(200, { idle_expires_at: Date.now() + 1900e3, version: 7 });
     return json(404, {});
   };
 });
