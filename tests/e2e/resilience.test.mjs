@@ -1,7 +1,8 @@
-// The snippet keeping its tabs connected, in real Chromium against the real hub: access
-// tokens are refreshed before they expire and handed to the live socket (`token` frame), so
-// the hub never has to close it; going offline pauses, coming back online resumes the same
-// session on a new socket. Access tokens live 10 s here, so a refresh is due every 7.5 s.
+// The snippet keeping its tabs connected, in real Chromium against the real hub: activity in
+// one tab slides the idle expiry of all; access tokens are refreshed before they expire and
+// handed to the live socket (`token` frame), so the hub never has to close it; going offline
+// pauses, coming back online resumes the same session on a new socket. Access tokens live
+// 10 s here, so a refresh is due every 7.5 s.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
@@ -14,7 +15,7 @@ describe("staying connected", { timeout: 120000 }, () => {
   let sid;
 
   before(async () => {
-    stack = await startStack({ hubArgs: ["--access-ttl-s", "10"] });
+    stack = await startStack({ hubArgs: ["--access-ttl-s", "10", "--activity-coalesce-ms", "100"] });
     ctx = await stack.newContext();
     const first = await openTab(stack, ctx, "analytics");
     tabs = [first, await openTab(stack, ctx, "crm")];
@@ -23,6 +24,17 @@ describe("staying connected", { timeout: 120000 }, () => {
   });
   after(async () => {
     if (stack) await stack.stop();
+  });
+
+  test("user activity in one tab slides the idle expiry of every tab", { timeout: 20000 }, async () => {
+    await new Promise((r) => setTimeout(r, 1100)); // so a slide is surely later
+    const before = await Promise.all(tabs.map((p) => state(p).then((s) => s.idle_expires_at)));
+    await tabs[1].mouse.move(100, 100);
+    await tabs[1].mouse.move(200, 150);
+    await tabs[1].keyboard.press("Shift");
+    const moved = await waitState(tabs[1], (s, at) => s.idle_expires_at > at, before[1]);
+    await waitState(tabs[0], (s, at) => s.idle_expires_at >= at, moved.idle_expires_at);
+    assert.ok(moved.idle_expires_at > Math.max(...before));
   });
 
   test("tokens are refreshed before expiry and the sockets stay up", { timeout: 40000 }, async () => {
