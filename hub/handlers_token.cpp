@@ -77,6 +77,14 @@ std::string device_of(const request_context& ctx, std::string_view fallback, boo
   return fallback.empty() ? auth::session_service::new_id() : std::string(fallback);
 }
 
+// Sets shub_did when the request did not carry a sane one.
+void give_device_cookie(http_response& res, const request_context& ctx, const cookie_policy& p,
+                        std::string_view session_device) {
+  bool fresh = false;
+  const std::string did = device_of(ctx, session_device, fresh);
+  if (fresh) res.insert(http::field::set_cookie, device_set_cookie(p, did));
+}
+
 http_response token_success(hub_state& hub, const request_context& ctx,
                             const auth::session_outcome& out, bool body_delivery,
                             http::status status = http::status::ok) {
@@ -144,8 +152,13 @@ http_response refresh(hub_state& hub, request_context& ctx) {
   const std::string_view token = from_body ? *from_body : request_cookie(ctx, refresh_cookie);
   const cookie_policy cookies = cookies_for(hub, ctx);
   if (token.empty()) {
+    // A tab with no session asks here first: it gets its device id now, so every tab of
+    // the browser watches the same device channel before anyone logs in.
     hub.stats.refresh_failed.add();
-    return problem(http::status::unauthorized, "invalid_grant", "no refresh token presented");
+    http_response res =
+        problem(http::status::unauthorized, "invalid_grant", "no refresh token presented");
+    give_device_cookie(res, ctx, cookies, {});
+    return res;
   }
 
   const auto out = hub.service.refresh(token);
@@ -168,9 +181,11 @@ http_response refresh(hub_state& hub, request_context& ctx) {
           .str("ip", ctx.client_ip)
           .emit();
     }
+    // The dead cookie is left alone: clearing it here could erase the cookie a login in
+    // another tab set a moment ago, when the two responses cross. A dead token is inert.
     http_response res = problem(http::status::unauthorized, "invalid_grant",
                                 "the refresh token is unknown, expired, revoked or reused");
-    set_refresh_cookies(res, cookies, {}, 0);
+    give_device_cookie(res, ctx, cookies, out.s.device_id);
     return res;
   }
   hub.stats.refresh_ok.add();
@@ -185,9 +200,7 @@ http_response refresh(hub_state& hub, request_context& ctx) {
   }
   // A client that sent the token in the body reads it from the body.
   http_response res = token_success(hub, ctx, out, from_body || wants_body_delivery(*body));
-  bool fresh_device = false;
-  const std::string did = device_of(ctx, out.s.device_id, fresh_device);
-  if (fresh_device) res.insert(http::field::set_cookie, device_set_cookie(cookies, did));
+  give_device_cookie(res, ctx, cookies, out.s.device_id);
   return res;
 }
 

@@ -11,7 +11,12 @@ packages=(
   libzmq3-dev cppzmq-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server curl ca-certificates python3
+  chromium  # the browser tests drive Debian's Chromium (never a downloaded one)
 )
+# Node.js runs the snippet's build and tests; any installed Node >= 18 will do (Debian 12's
+# own is 18), so it is only installed when there is none.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@
 # Runs every test of sessionhub on a fresh Debian 12 machine:
 #   1. installs what is missing (scripts/setup.sh),
 #   2. builds Release (build/) and runs all its tests (unit + integration),
+#      plus the browser snippet's tests (Node's runner) and the browser tests (Chromium),
 #   3. builds the unit and integration tests with AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/) and runs them again,
 # and ends with one line "total: N passed, M failed". Exit status 0 only when all passed.
@@ -14,8 +15,12 @@ jobs=$(nproc)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+echo "== npm ci (web-client, tests/e2e)"
+(cd web-client && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== Release build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSESSIONHUB_BROWSER_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 
 echo "== ASan+UBSan build"
