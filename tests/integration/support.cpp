@@ -229,6 +229,7 @@ struct ws_tab::impl {
   void read() {
     ws.async_read(buf, [this](beast::error_code ec, std::size_t) {
       std::lock_guard lock(mutex);
+      if (ec == net::error::operation_aborted && stalled) return;  // stall(): silent, still open
       if (ec) {
         close = ec == websocket::error::closed ? ws.reason().code : -1;
         reason = std::string(ws.reason().reason.c_str());
@@ -348,8 +349,16 @@ std::string ws_tab::close_reason() {
 }
 
 void ws_tab::stall() {
-  std::lock_guard lock(impl_->mutex);
-  impl_->stalled = true;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stalled = true;
+  }
+  // Cancel the pending read: Beast answers pings inside a read, and a stalled tab must
+  // neither read nor pong. The TCP connection stays open.
+  net::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    beast::get_lowest_layer(impl_->ws).socket().cancel(ec);
+  });
 }
 
 std::size_t ws_tab::pending() {

@@ -92,7 +92,8 @@ class ws_tab {
   // The close code the hub sent, waiting up to `timeout`; 0 if still open, -1 if dropped.
   int close_code(std::chrono::milliseconds timeout = 2s);
   std::string close_reason();
-  // Stops reading (to simulate a tab whose reader stalls).
+  // Stops reading, answering pings included, with the TCP connection left open (a tab
+  // whose page froze, or a reader that cannot keep up).
   void stall();
   [[nodiscard]] std::size_t pending();
   [[nodiscard]] std::chrono::steady_clock::time_point last_frame_at();

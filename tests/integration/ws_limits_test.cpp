@@ -200,6 +200,23 @@ TEST(WsLimits, TokenFrameReplacesTheTokenOfTheSameSessionOnly) {
   EXPECT_EQ(tab->close_code(), 4003);
 }
 
+TEST(WsLimits, PingsKeepLiveTabsAndSilentPeersAreDropped) {
+  hub_process hub({"--ping-interval-s", "1", "--silent-timeout-s", "3"});
+  const auto a = create_session(hub.port(), "alice");
+  auto live = authed_tab(hub.port(), a.access_token);  // reads, so it answers pings
+  auto silent = authed_tab(hub.port(), a.access_token);
+  silent->stall();  // reads nothing more: no pongs, no frames
+  EXPECT_TRUE(hub.wait_for_log("ws_silent_peer", 6s));
+  EXPECT_EQ(live->close_code(500ms), 0);
+  EXPECT_EQ(stats(hub.port())["connections"]["authenticated"].GetInt64(), 1);
+  // The live tab still gets events after the silent one is gone.
+  ASSERT_EQ(
+      http(hub.port(), "POST", "/v1/extend", {}, {{"Authorization", "Bearer " + a.access_token}})
+          .status,
+      200);
+  EXPECT_TRUE(live->wait_event("session.extended"));
+}
+
 TEST(WsLimits, SigtermClosesEveryTabWith1001AndExitsZero) {
   hub_process hub;
   const auto a = create_session(hub.port(), "alice");
