@@ -26,11 +26,6 @@ constexpr std::size_t refresh_token_chars = 43;  // 32 bytes base64url
 constexpr std::array registered_claims = {"iss", "sub", "aud", "exp",      "iat",
                                           "nbf", "jti", "sid", "auth_time"};
 
-bool is_registered_claim(std::string_view name) {
-  return std::find(registered_claims.begin(), registered_claims.end(), name) !=
-         registered_claims.end();
-}
-
 void end_session(session& s, std::string_view reason, std::int64_t now_ms) {
   s.state = session_state::revoked;
   s.end_reason = std::string(reason);
@@ -68,6 +63,11 @@ bool unpack_successor(std::string_view packed, token_pair& t, std::int64_t& exp_
 }
 
 }  // namespace
+
+bool is_registered_claim(std::string_view name) {
+  return std::find(registered_claims.begin(), registered_claims.end(), name) !=
+         registered_claims.end();
+}
 
 std::string_view to_string(denial d) {
   switch (d) {
@@ -444,6 +444,17 @@ revocation_outcome session_service::revoke_device(std::string_view device_id,
 revocation_outcome session_service::revoke_idp_sid(std::string_view idp_sid,
                                                    std::string_view reason) {
   return revoke_all(store_.list_by_idp_sid(idp_sid), reason);
+}
+
+revocation_outcome session_service::revoke_scope(const session& s, std::string_view scope,
+                                                 std::string_view reason) {
+  if (scope == "user") return revoke_user(s.sub, reason);
+  if (scope == "device" && !s.device_id.empty()) return revoke_device(s.device_id, reason);
+  revocation_outcome out;
+  session_outcome one = revoke(s.sid, reason);
+  if (one.why == denial::unavailable) out.why = denial::unavailable;
+  if (one.ended_now) out.ended.push_back(std::move(one.s));
+  return out;
 }
 
 store_result<std::vector<session>> session_service::list(std::string_view sub) {

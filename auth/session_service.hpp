@@ -62,6 +62,9 @@ enum class denial {
 
 [[nodiscard]] std::string_view to_string(denial d);
 
+// The claims the hub writes itself; custom claims may not set them.
+[[nodiscard]] bool is_registered_claim(std::string_view name);
+
 struct session_outcome {
   denial why = denial::none;
   session s;               // the session as it now is (when one was found)
@@ -101,6 +104,10 @@ class session_service {
                                                  std::string_view reason);
   [[nodiscard]] revocation_outcome revoke_idp_sid(std::string_view idp_sid,
                                                   std::string_view reason);
+  // A logout of `scope` ("session", "user" or "device") by the holder of session `s`; a
+  // device scope without a known device is the session alone.
+  [[nodiscard]] revocation_outcome revoke_scope(const session& s, std::string_view scope,
+                                                std::string_view reason);
   // Ends the session with idle_timeout / absolute_timeout if one of its expiries passed.
   [[nodiscard]] session_outcome expire_if_due(std::string_view sid);
   // Active, unexpired sessions of a user.

@@ -20,12 +20,6 @@ http_response bad_request(std::string_view detail) {
   return problem(http::status::bad_request, "invalid_request", detail);
 }
 
-http_response store_unavailable() {
-  http_response res = problem(http::status::service_unavailable, "store_unavailable");
-  res.set(http::field::retry_after, "1");
-  return res;
-}
-
 // Wraps a handler so it first checks the API key.
 handler_fn with_api_key(hub_state& hub, http_response (*fn)(hub_state&, request_context&)) {
   return [&hub, fn](request_context& ctx) {
@@ -41,12 +35,6 @@ handler_fn with_api_key(hub_state& hub, http_response (*fn)(hub_state&, request_
     }
     return fn(hub, ctx);
   };
-}
-
-bool is_registered_claim(std::string_view n) {
-  for (std::string_view r : {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "auth_time"})
-    if (n == r) return true;
-  return false;
 }
 
 std::string to_json(const rapidjson::Value& v) {
@@ -96,7 +84,7 @@ http_response create_session(hub_state& hub, request_context& ctx) {
     if (!it->value.IsObject()) return bad_request("claims must be an object");
     for (const auto& m : it->value.GetObject()) {
       const std::string_view name(m.name.GetString(), m.name.GetStringLength());
-      if (is_registered_claim(name)) {
+      if (auth::is_registered_claim(name)) {
         return bad_request("claims must not set the registered claim " + std::string(name));
       }
     }

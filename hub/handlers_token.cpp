@@ -21,13 +21,6 @@ http_response rate_limited(std::int64_t retry_after_s) {
   return res;
 }
 
-http_response store_unavailable() {
-  http_response res = problem(http::status::service_unavailable, "store_unavailable",
-                              "the session store did not answer; nothing was changed");
-  res.set(http::field::retry_after, "1");
-  return res;
-}
-
 // 401 of /v1/validate and /v1/extend: problem+json that is also {"active":false,"code"}.
 http_response bearer_refused(const auth::session_outcome& out) {
   if (out.why == denial::unavailable) return store_unavailable();
@@ -295,15 +288,7 @@ http_response logout(hub_state& hub, request_context& ctx) {
     return bearer_refused(who);
   }
 
-  auth::revocation_outcome out;
-  if (scope == "session" || (scope == "device" && who.s.device_id.empty())) {
-    auto one = hub.service.revoke(who.s.sid, "user_logout");
-    out.why = one.why == denial::unavailable ? denial::unavailable : denial::none;
-    if (one.ended_now) out.ended.push_back(std::move(one.s));
-  } else {
-    out = scope == "user" ? hub.service.revoke_user(who.s.sub, "user_logout")
-                          : hub.service.revoke_device(who.s.device_id, "user_logout");
-  }
+  const auto out = hub.service.revoke_scope(who.s, scope, "user_logout");
   hub.announce_logouts(out.ended, scope);
   if (out.why == denial::unavailable) return store_unavailable();
   const std::size_t ended = out.ended.size();

@@ -72,6 +72,13 @@ http_response problem(http::status status, std::string_view code, std::string_vi
   return res;
 }
 
+http_response store_unavailable() {
+  http_response res = problem(http::status::service_unavailable, "store_unavailable",
+                              "the session store did not answer; nothing was changed");
+  res.set(http::field::retry_after, "1");
+  return res;
+}
+
 std::optional<rapidjson::Document> parse_json_object(std::string_view body, std::string& error,
                                                      bool empty_ok) {
   rapidjson::Document doc;

@@ -22,6 +22,9 @@ using http_response = http::response<http::string_body>;
 [[nodiscard]] http_response problem(http::status status, std::string_view code,
                                     std::string_view detail = {}, std::string_view extra_json = {});
 
+// 503 store_unavailable with Retry-After: the store did not answer; nothing was changed.
+[[nodiscard]] http_response store_unavailable();
+
 // Parses a JSON object body. nullopt (with a reason) for malformed JSON, invalid UTF-8 or
 // a non-object; an empty body parses as {} when `empty_ok`.
 [[nodiscard]] std::optional<rapidjson::Document> parse_json_object(std::string_view body,

@@ -105,12 +105,13 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   phase phase_ = phase::handshake;
   bool writing_ = false;
   bool torn_down_ = false;
-  bool attached_ = false;       // counted in the session's timers
-  bool counted_auth_ = false;   // in the authenticated gauge
-  bool counted_watch_ = false;  // in the watching gauge
+  bool attached_ = false;                // counted in the session's timers
+  bool counted_auth_ = false;            // in the authenticated gauge
+  bool counted_watch_ = false;           // in the watching gauge
   std::uint16_t close_after_queue_ = 0;  // close with this once the queue is written
   std::string close_reason_;
   std::string sid_, sub_;
+  std::string session_device_;  // the session's own device id (may differ from did_)
   std::int64_t token_exp_s_ = 0;
   std::vector<std::string> channels_;
   std::uint64_t last_seq_ = 0;

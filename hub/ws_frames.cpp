@@ -215,6 +215,7 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
   sid_ = out.s.sid;
   sub_ = out.s.sub;
   token_exp_s_ = out.token_exp;
+  session_device_ = out.s.device_id;
   if (!out.s.device_id.empty()) did_ = out.s.device_id;
   if (counted_watch_) {
     hub_.stats.connections_watching.sub();
@@ -277,30 +278,26 @@ void ws_connection::start_activity(bool explicit_extend) {
 }
 
 void ws_connection::start_logout(std::string scope) {
-  blocking(
-      [&svc = hub_.service, sid = sid_, sub = sub_, did = did_, scope] {
-        if (scope == "user") return svc.revoke_user(sub, "user_logout");
-        if (scope == "device" && !did.empty()) return svc.revoke_device(did, "user_logout");
-        auth::revocation_outcome out;
-        auto one = svc.revoke(sid, "user_logout");
-        out.why = one.why == denial::unavailable ? denial::unavailable : denial::none;
-        if (one.ended_now) out.ended.push_back(std::move(one.s));
-        return out;
-      },
-      [this, scope](const auth::revocation_outcome& out) {
-        hub_.stats.logouts.add();
-        log::info("logout")
-            .str("sid", sid_)
-            .str("sub", sub_)
-            .str("scope", scope)
-            .str("via", "ws")
-            .num("sessions", static_cast<std::int64_t>(out.ended.size()))
-            .emit();
-        hub_.announce_logouts(out.ended, scope);
-        if (out.why == denial::unavailable) {
-          reply(error_frame("store_unavailable", "logout could not be completed"));
-        }
-      });
+  auth::session who;
+  who.sid = sid_;
+  who.sub = sub_;
+  who.device_id = session_device_;
+  blocking([&svc = hub_.service, who = std::move(who),
+            scope] { return svc.revoke_scope(who, scope, "user_logout"); },
+           [this, scope](const auth::revocation_outcome& out) {
+             hub_.stats.logouts.add();
+             log::info("logout")
+                 .str("sid", sid_)
+                 .str("sub", sub_)
+                 .str("scope", scope)
+                 .str("via", "ws")
+                 .num("sessions", static_cast<std::int64_t>(out.ended.size()))
+                 .emit();
+             hub_.announce_logouts(out.ended, scope);
+             if (out.why == denial::unavailable) {
+               reply(error_frame("store_unavailable", "logout could not be completed"));
+             }
+           });
 }
 
 }  // namespace shub
