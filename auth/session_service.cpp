@@ -26,6 +26,11 @@ constexpr std::size_t refresh_token_chars = 43;  // 32 bytes base64url
 constexpr std::array registered_claims = {"iss", "sub", "aud", "exp",      "iat",
                                           "nbf", "jti", "sid", "auth_time"};
 
+// A token we could have issued: 43 base64url characters. Anything else is not looked up.
+bool plausible_refresh_token(std::string_view token) {
+  return token.size() == refresh_token_chars && base64url_decode(token).has_value();
+}
+
 void end_session(session& s, std::string_view reason, std::int64_t now_ms) {
   s.state = session_state::revoked;
   s.end_reason = std::string(reason);
@@ -111,10 +116,11 @@ std::string_view session_service::expiry_reason(const session& s, std::int64_t n
   return {};
 }
 
-std::string session_service::mint_access_token(const session& s, std::int64_t now_ms) const {
+std::string session_service::mint_access_token(const session& s, std::int64_t now_ms,
+                                               std::int64_t& exp) const {
   const std::int64_t now_s = now_ms / 1000;
   // An access token never outlives its session's absolute expiry.
-  const std::int64_t exp = std::min(now_s + policy_.access_ttl_s, s.expires_at / 1000);
+  exp = std::min(now_s + policy_.access_ttl_s, s.expires_at / 1000);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -186,9 +192,10 @@ session_outcome session_service::create(const create_request& req) {
       out.why = denial::unavailable;
       return out;
     }
-    out.tokens.access_token = mint_access_token(s, now);
+    std::int64_t exp_s = 0;
+    out.tokens.access_token = mint_access_token(s, now, exp_s);
     out.tokens.refresh_token = refresh_token;
-    out.tokens.expires_in = std::min(policy_.access_ttl_s, (s.expires_at - now) / 1000);
+    out.tokens.expires_in = exp_s - now / 1000;
     out.s = std::move(s);
     return out;
   }
@@ -198,7 +205,7 @@ session_outcome session_service::create(const create_request& req) {
 
 session_outcome session_service::refresh(std::string_view refresh_token) {
   session_outcome out;
-  if (refresh_token.size() != refresh_token_chars || !base64url_decode(refresh_token)) {
+  if (!plausible_refresh_token(refresh_token)) {
     out.why = denial::unknown;
     return out;
   }
@@ -241,8 +248,8 @@ session_outcome session_service::refresh(std::string_view refresh_token) {
       s.rt_rotated_at = now;
       slide_idle(s, now);
       ++s.version;
-      next.access_token = mint_access_token(s, now);
-      const std::int64_t exp_s = std::min(now / 1000 + policy_.access_ttl_s, s.expires_at / 1000);
+      std::int64_t exp_s = 0;
+      next.access_token = mint_access_token(s, now, exp_s);
       next.expires_in = exp_s - now / 1000;
       s.rt_successor = seal(refresh_token, pack_successor(next, exp_s));
       successor_rec = refresh_record{sha256(next.refresh_token), s.sid, s.rt_generation};
@@ -331,7 +338,7 @@ session_outcome session_service::validate(std::string_view access_token) {
 
 session_outcome session_service::identify_refresh(std::string_view refresh_token) {
   session_outcome out;
-  if (refresh_token.size() != refresh_token_chars || !base64url_decode(refresh_token)) {
+  if (!plausible_refresh_token(refresh_token)) {
     out.why = denial::unknown;
     return out;
   }

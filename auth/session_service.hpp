@@ -122,7 +122,9 @@ class session_service {
   [[nodiscard]] static std::string new_refresh_token();
 
  private:
-  [[nodiscard]] std::string mint_access_token(const session& s, std::int64_t now_ms) const;
+  // A signed access token for `s`; `exp` receives its expiry (seconds).
+  [[nodiscard]] std::string mint_access_token(const session& s, std::int64_t now_ms,
+                                              std::int64_t& exp) const;
   // Applies `change` to a fresh read of `sid` with compare-and-set, retrying on conflict.
   template <class Change>
   [[nodiscard]] session_outcome modify(std::string_view sid, Change change);
