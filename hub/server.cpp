@@ -113,9 +113,16 @@ void sweep_session_timers(hub_state& hub) {
 int run_server(const config& cfg) {
   log::level lvl{};
   if (log::parse_level(cfg.log_level, lvl)) log::set_min_level(lvl);
-  if (!cfg.tls_cert.empty()) {
+  // Options of features this build does not have yet are refused, never silently ignored:
+  // an operator who asked for a cluster or TLS must not get a lone plain-HTTP replica.
+  const char* unavailable = !cfg.tls_cert.empty()           ? "--tls-cert (TLS)"
+                            : !cfg.cluster_bind.empty()     ? "--cluster-bind"
+                            : !cfg.cluster_peers.empty()    ? "--cluster-peer"
+                            : !cfg.backchannel_jwks.empty() ? "--backchannel-jwks"
+                                                            : nullptr;
+  if (unavailable) {
     log::error("startup_failed")
-        .str("error", "TLS (--tls-cert) is not available in this build")
+        .str("error", std::string(unavailable) + " is not available in this build")
         .emit();
     return 1;
   }
