@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
@@ -56,23 +57,18 @@ hub_process::hub_process(std::vector<std::string> extra, bool with_users) {
   char tmpl[] = "/tmp/shub-it-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
-  std::vector<std::string> args = {SESSIONHUB_BINARY,
-                                   "--listen",
-                                   "127.0.0.1:0",
-                                   "--store",
-                                   "sqlite:" + dir_ + "/hub.db",
-                                   "--api-key",
-                                   api_key,
-                                   "--allowed-origin",
-                                   test_origin,
-                                   "--login-rate-limit",
-                                   "0",
-                                   "--refresh-rate-limit",
-                                   "0",
-                                   "--ws-connect-rate-limit",
-                                   "0",
-                                   "--threads",
-                                   "2"};
+  // Defaults a test may override: a flag given in `extra` replaces its default here.
+  const std::vector<std::pair<std::string, std::string>> defaults = {
+      {"--listen", "127.0.0.1:0"},      {"--store", "sqlite:" + dir_ + "/hub.db"},
+      {"--api-key", api_key},           {"--allowed-origin", test_origin},
+      {"--login-rate-limit", "0"},      {"--refresh-rate-limit", "0"},
+      {"--ws-connect-rate-limit", "0"}, {"--threads", "2"}};
+  std::vector<std::string> args = {SESSIONHUB_BINARY};
+  for (const auto& [flag, value] : defaults) {
+    if (std::find(extra.begin(), extra.end(), flag) != extra.end()) continue;
+    args.push_back(flag);
+    args.push_back(value);
+  }
   if (with_users) {
     const std::string users = dir_ + "/users";
     FILE* f = std::fopen(users.c_str(), "w");
@@ -118,7 +114,14 @@ hub_process::hub_process(std::vector<std::string> extra, bool with_users) {
   });
   // Sanitizer builds start slowly; 20 s is generous.
   if (!wait_for_log("\"msg\":\"listening\"", 20s)) {
-    throw std::runtime_error("the hub did not start:\n" + log_text());
+    const std::string output = log_text();
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    reader_.join();  // the pipe closed with the process
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    throw std::runtime_error("the hub did not start:\n" + output);
   }
   std::smatch m;
   const std::string text = log_text();
