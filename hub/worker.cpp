@@ -31,8 +31,9 @@ void worker::deliver(std::shared_ptr<const delivery> d) {
 
 void worker::close_all(std::uint16_t code) {
   net::post(ctx_, [this, code] {
-    // close() never detaches synchronously, so iterating the set here is safe.
-    for (ws_connection* c : connections_)
+    // Closing a connection still in its handshake detaches it at once: walk a snapshot.
+    const std::vector<ws_connection*> snapshot(connections_.begin(), connections_.end());
+    for (ws_connection* c : snapshot)
       c->close(code, "server shutting down");
   });
 }
@@ -54,7 +55,8 @@ void worker::stop_sweeping() {
 void worker::sweep() {
   if (!sweeping_) return;
   const std::int64_t now = auth::system_clock{}.now_ms();
-  for (ws_connection* c : connections_)
+  const std::vector<ws_connection*> snapshot(connections_.begin(), connections_.end());
+  for (ws_connection* c : snapshot)
     c->tick(now);
   sweep_timer_.expires_after(std::chrono::seconds(1));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
