@@ -10,7 +10,7 @@ packages=(
   libssl-dev rapidjson-dev libsqlite3-dev
   libzmq3-dev cppzmq-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server curl ca-certificates python3
+  redis-server haproxy curl ca-certificates python3
   chromium  # the browser tests drive Debian's Chromium (never a downloaded one)
 )
 # Node.js runs the snippet's build and tests; any installed Node >= 18 will do (Debian 12's
