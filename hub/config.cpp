@@ -81,6 +81,12 @@ po::options_description describe(config& c, std::string& config_file) {
     ("replica-id", with_default(&c.replica_id), "replica name (empty = host name + port)")
     ("cluster-bind", with_default(&c.cluster_bind), "ZeroMQ PUB endpoint, e.g. tcp://127.0.0.1:5601")
     ("cluster-peer", repeatable(&c.cluster_peers), "a peer's PUB endpoint (repeatable)")
+    ("cluster-heartbeat-ms", with_default(&c.cluster_heartbeat_ms), "heartbeat interval on replica links")
+    ("cluster-peer-timeout-ms", with_default(&c.cluster_peer_timeout_ms), "a peer silent this long is down (link dropped)")
+    ("cluster-recheck-s", with_default(&c.cluster_recheck_s), "re-check local sessions against the store this often")
+    ("cluster-hwm", with_default(&c.cluster_hwm), "messages queued per replica link before it drops")
+    ("cluster-max-message-bytes", with_default(&c.cluster_max_message_bytes), "largest message accepted from a peer")
+    ("cluster-curve-secret-file", with_default(&c.cluster_curve_secret_file), "Z85 CURVE secret shared by all replicas (sessionhub generate-cluster-key)")
     ("backchannel-jwks", with_default(&c.backchannel_jwks), "JWKS file of the identity provider")
     ("backchannel-issuer", with_default(&c.backchannel_issuer), "expected iss of logout tokens")
     ("backchannel-audience", with_default(&c.backchannel_audience), "expected aud of logout tokens")
@@ -121,6 +127,12 @@ std::string validate(const config& c) {
   if (c.cookie_samesite != "Strict" && c.cookie_samesite != "Lax" && c.cookie_samesite != "None")
     return "--cookie-samesite must be Strict, Lax or None";
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
+  if (c.cluster_heartbeat_ms < 10 || c.cluster_peer_timeout_ms <= c.cluster_heartbeat_ms ||
+      c.cluster_recheck_s < 1 || c.cluster_hwm < 1 || c.cluster_max_message_bytes < 1024)
+    return "cluster limits: --cluster-heartbeat-ms >= 10, --cluster-peer-timeout-ms larger, "
+           "--cluster-recheck-s and --cluster-hwm >= 1, --cluster-max-message-bytes >= 1024";
+  if (!c.cluster_peers.empty() && c.cluster_bind.empty())
+    return "--cluster-peer needs --cluster-bind (peers subscribe to this replica too)";
   if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("redis://", 0) != 0)
     return "--store must be sqlite:<path> or redis://host:port[/db]";
   return {};
@@ -140,7 +152,9 @@ std::optional<config> parse_config(int argc, const char* const* argv, int& exit_
         po::parse_environment(d, [&d](const std::string& env) { return env_to_option(env, d); }),
         vm);
     if (vm.count("help")) {
-      std::cout << "usage: sessionhub [options]\n       sessionhub hash-password < password\n\n"
+      std::cout << "usage: sessionhub [options]\n       sessionhub hash-password < password\n"
+                   "       sessionhub generate-key [ES256|EdDSA|RS256] > key.pem\n"
+                   "       sessionhub generate-cluster-key > cluster.key\n\n"
                 << d << "\n";
       exit_code = 0;
       return std::nullopt;

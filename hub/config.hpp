@@ -68,6 +68,12 @@ struct config {
   std::string replica_id;  // empty = host name + port
   std::string cluster_bind;
   std::vector<std::string> cluster_peers;
+  std::int64_t cluster_heartbeat_ms = 1000;          // application + ZMTP heartbeat interval
+  std::int64_t cluster_peer_timeout_ms = 3000;       // silence after which a peer is down
+  std::int64_t cluster_recheck_s = 30;               // local sessions re-checked against the store
+  std::int64_t cluster_hwm = 10000;                  // messages queued per peer link before drops
+  std::int64_t cluster_max_message_bytes = 1 << 20;  // larger inbound messages are refused
+  std::string cluster_curve_secret_file;  // shared CURVE secret: encrypt + authenticate links
 
   // --- back-channel logout -------------------------------------------------------------
   std::string backchannel_jwks, backchannel_issuer, backchannel_audience;

@@ -2,31 +2,9 @@
 // writer; the data object is spliced in as already-valid JSON text, not re-parsed).
 #include "event.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "json_writer.hpp"
 
 namespace shub {
-
-namespace {
-
-using writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void str(writer& w, const char* key, std::string_view v) {
-  w.Key(key);
-  w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-}
-
-template <class F>
-std::string object(F&& fill) {
-  rapidjson::StringBuffer buf;
-  writer w(buf);
-  w.StartObject();
-  fill(w);
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
-}
-
-}  // namespace
 
 event login_event(const auth::session& s) {
   event e;
@@ -34,9 +12,9 @@ event login_event(const auth::session& s) {
   e.channels.push_back(user_channel(s.sub));
   if (!s.device_id.empty()) e.channels.push_back(device_channel(s.device_id));
   e.version = s.version;
-  e.data_json = object([&](writer& w) {
-    str(w, "sid", s.sid);
-    str(w, "sub", s.sub);
+  e.data_json = json_object([&](json_writer& w) {
+    key_str(w, "sid", s.sid);
+    key_str(w, "sub", s.sub);
   });
   return e;
 }
@@ -47,10 +25,10 @@ event logout_event(const auth::session& s, std::string_view scope) {
   e.channels.push_back(session_channel(s.sid));
   e.version = s.version;
   e.ends_sid = s.sid;
-  e.data_json = object([&](writer& w) {
-    str(w, "sid", s.sid);
-    str(w, "reason", s.end_reason);
-    str(w, "scope", scope);
+  e.data_json = json_object([&](json_writer& w) {
+    key_str(w, "sid", s.sid);
+    key_str(w, "reason", s.end_reason);
+    key_str(w, "scope", scope);
   });
   return e;
 }
@@ -60,8 +38,8 @@ event extended_event(const auth::session& s) {
   e.name = "session.extended";
   e.channels.push_back(session_channel(s.sid));
   e.version = s.version;
-  e.data_json = object([&](writer& w) {
-    str(w, "sid", s.sid);
+  e.data_json = json_object([&](json_writer& w) {
+    key_str(w, "sid", s.sid);
     w.Key("idle_expires_at");
     w.Int64(s.idle_expires_at);
   });
@@ -74,8 +52,8 @@ event expiring_event(std::string_view sid, std::int64_t idle_expires_at, std::in
   e.name = "session.expiring";
   e.channels.push_back(session_channel(sid));
   e.version = version;
-  e.data_json = object([&](writer& w) {
-    str(w, "sid", sid);
+  e.data_json = json_object([&](json_writer& w) {
+    key_str(w, "sid", sid);
     w.Key("idle_expires_at");
     w.Int64(idle_expires_at);
     w.Key("warn_before_s");
@@ -89,8 +67,8 @@ event refreshed_event(const auth::session& s, std::int64_t expires_in) {
   e.name = "token.refreshed";
   e.channels.push_back(session_channel(s.sid));
   e.version = s.version;
-  e.data_json = object([&](writer& w) {
-    str(w, "sid", s.sid);
+  e.data_json = json_object([&](json_writer& w) {
+    key_str(w, "sid", s.sid);
     w.Key("expires_in");
     w.Int64(expires_in);
   });
@@ -98,10 +76,10 @@ event refreshed_event(const auth::session& s, std::int64_t expires_in) {
 }
 
 frame_ptr encode_frame(const event& e, std::string_view id, std::int64_t at_ms) {
-  std::string frame = object([&](writer& w) {
-    str(w, "type", "event");
-    str(w, "id", id);
-    str(w, "event", e.name);
+  std::string frame = json_object([&](json_writer& w) {
+    key_str(w, "type", "event");
+    key_str(w, "id", id);
+    key_str(w, "event", e.name);
     if (e.version > 0) {
       w.Key("version");
       w.Uint64(e.version);

@@ -1,32 +1,72 @@
-// fanout: id, timestamp and encoding of an event, then one post per worker.
+// fanout: id, timestamp and encoding of an event, then one post per worker (and one
+// message to the cluster bridge).
 #include "fanout.hpp"
 
 #include <chrono>
 
 #include "auth/base64url.hpp"
 #include "auth/crypto.hpp"
+#include "cluster_bridge.hpp"
 
 namespace shub {
+
+cluster::session_view view_of(const auth::session& s) {
+  return {s.sid, s.version, s.idle_expires_at, s.expires_at, s.active()};
+}
 
 fanout::fanout(std::vector<worker*> workers, hub_stats& stats)
     : workers_(std::move(workers)),
       stats_(stats),
       epoch_(auth::base64url_encode(auth::random_bytes(6))) {}
 
-std::string fanout::publish(const event& e) {
+std::shared_ptr<delivery> fanout::make_delivery(const event& e, std::string& id) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
-  std::string id = epoch_ + "-" + std::to_string(seq_.fetch_add(1) + 1);
+  id = epoch_ + "-" + std::to_string(seq_.fetch_add(1) + 1);
   auto d = std::make_shared<delivery>();
   d->frame = encode_frame(e, id, now_us / 1000);
   d->channels = e.channels;
   d->ends_sid = e.ends_sid;
   d->published_us = now_us;
   stats_.events_published.add();
-  std::shared_ptr<const delivery> shared = std::move(d);
+  return d;
+}
+
+void fanout::deliver(std::shared_ptr<const delivery> d) {
   for (worker* w : workers_)
-    w->deliver(shared);
+    w->deliver(d);
+}
+
+std::string fanout::publish(const event& e, const auth::session* s) {
+  std::string id;
+  auto d = make_delivery(e, id);
+  if (bridge_) {
+    cluster::message m;
+    m.sent_us = d->published_us;
+    m.channels = d->channels;
+    m.ends_sid = d->ends_sid;
+    if (s) m.session = view_of(*s);
+    m.frame.assign(*d->frame);
+    bridge_->send(std::move(m));
+  }
+  deliver(std::move(d));
   return id;
+}
+
+std::string fanout::publish_local(const event& e) {
+  std::string id;
+  deliver(make_delivery(e, id));
+  return id;
+}
+
+void fanout::deliver_remote(cluster::message&& m) {
+  auto d = std::make_shared<delivery>();
+  d->frame = std::make_shared<const std::string>(std::move(m.frame));
+  d->channels = std::move(m.channels);
+  d->ends_sid = std::move(m.ends_sid);
+  // published_us stays 0: the fan-out histogram is this replica's own publishes; the
+  // cluster link has its own (cluster_latency).
+  deliver(std::move(d));
 }
 
 }  // namespace shub

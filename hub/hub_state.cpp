@@ -4,7 +4,9 @@
 #include <algorithm>
 
 #include "auth/crypto.hpp"
+#include "cluster_bridge.hpp"
 #include "fanout.hpp"
+#include "log.hpp"
 #include "timed_store.hpp"
 
 namespace shub {
@@ -78,6 +80,7 @@ stats_context hub_state::stats_view() {
   ctx.draining = draining.load();
   const auto active = store->count_active(clock.now_ms());
   ctx.sessions_active = active.ok() ? active.value : -1;
+  if (cluster) ctx.peers = cluster->peers();
   return ctx;
 }
 
@@ -87,12 +90,70 @@ void hub_state::publish(const event& e) {
 
 void hub_state::announce(const auth::session& s, const event& e) {
   timers.update(s);
-  publish(e);
+  if (events) events->publish(e, &s);
 }
 
 void hub_state::announce_logouts(const std::vector<auth::session>& ended, std::string_view scope) {
   for (const auto& s : ended)
     announce(s, logout_event(s, scope));
+}
+
+void hub_state::recheck_sessions(std::string_view why) {
+  if (recheck_queued_.exchange(true)) return;
+  boost::asio::post(pool, [this, why = std::string(why)] {
+    recheck_queued_ = false;  // what happens from here on needs a re-check of its own
+    recheck_now(why);
+  });
+}
+
+void hub_state::recheck_now(const std::string& why) {
+  stats.cluster_rechecks.add();
+  std::int64_t checked = 0, repaired = 0, failed = 0;
+  for (const auto& t : timers.snapshot()) {
+    ++checked;
+    auto r = store->get(t.sid);
+    if (r.status == auth::store_status::unavailable) {
+      ++failed;
+      continue;
+    }
+    auth::session& s = r.value;
+    if (r.status == auth::store_status::not_found) {
+      // Gone from the store (purged long after it ended, or deleted by an operator): its
+      // tabs must not stay signed in.
+      s.sid = t.sid;
+      s.version = t.version + 1;
+      s.state = auth::session_state::revoked;
+      s.end_reason = clock.now_ms() >= t.expires_at ? "absolute_timeout" : "admin";
+    } else if (s.version <= t.version) {
+      continue;  // nothing happened that this replica has not heard of
+    }
+    ++repaired;
+    timers.update(s);
+    if (!events) continue;
+    if (!s.active()) {
+      log::info("session_repaired")
+          .str("sid", s.sid)
+          .str("sub", s.sub)
+          .str("state", "ended")
+          .str("reason", s.end_reason)
+          .emit();
+      events->publish_local(logout_event(s, "session"));
+    } else if (s.idle_expires_at != t.idle_expires_at || s.expires_at != t.expires_at) {
+      log::info("session_repaired")
+          .str("sid", s.sid)
+          .str("sub", s.sub)
+          .str("state", "extended")
+          .emit();
+      events->publish_local(extended_event(s));
+    }
+  }
+  stats.cluster_repaired.add(repaired);
+  log::line(repaired > 0 || failed > 0 ? log::level::warn : log::level::debug, "sessions_rechecked")
+      .str("why", why)
+      .num("checked", checked)
+      .num("repaired", repaired)
+      .num("failed", failed)
+      .emit();
 }
 
 bool hub_state::acquire_ip(const std::string& ip) {

@@ -31,6 +31,7 @@
 namespace shub {
 
 class fanout;
+class cluster_bridge;
 
 struct hub_state {
   hub_state(const config& c, std::unique_ptr<auth::session_store> store, auth::key_set keys);
@@ -46,7 +47,8 @@ struct hub_state {
   rate_limiter refresh_limiter;
   rate_limiter ws_connect_limiter;
   session_timers timers;
-  fanout* events = nullptr;  // set once the workers exist; publishing is thread-safe
+  fanout* events = nullptr;           // set once the workers exist; publishing is thread-safe
+  cluster_bridge* cluster = nullptr;  // set at start-up when --cluster-bind is given
   cookie_policy cookies;
   std::string replica_id;
   std::string jwks_json;  // rendered once: keys do not change while running
@@ -73,11 +75,19 @@ struct hub_state {
   // Logout events for sessions one call ended.
   void announce_logouts(const std::vector<auth::session>& ended, std::string_view scope);
 
+  // Compares every session with connections here against the store, and tells this
+  // replica's tabs what changed unseen (a cluster message lost, a peer that crashed between
+  // its store write and its publish). Runs on the pool; calls while one is queued coalesce.
+  void recheck_sessions(std::string_view why);
+
   // WebSocket connections per client address (--max-connections-per-ip).
   [[nodiscard]] bool acquire_ip(const std::string& ip);
   void release_ip(const std::string& ip);
 
  private:
+  void recheck_now(const std::string& why);
+
+  std::atomic<bool> recheck_queued_{false};
   std::mutex ip_mutex_;
   std::unordered_map<std::string, std::int64_t> connections_by_ip_;
   std::vector<std::string> api_key_hashes_;  // SHA-256 of each configured key

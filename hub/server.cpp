@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "cluster_bridge.hpp"
 #include "fanout.hpp"
 #include "handlers.hpp"
 #include "http_session.hpp"
@@ -116,8 +117,6 @@ int run_server(const config& cfg) {
   // Options of features this build does not have yet are refused, never silently ignored:
   // an operator who asked for a cluster or TLS must not get a lone plain-HTTP replica.
   const char* unavailable = !cfg.tls_cert.empty()           ? "--tls-cert (TLS)"
-                            : !cfg.cluster_bind.empty()     ? "--cluster-bind"
-                            : !cfg.cluster_peers.empty()    ? "--cluster-peer"
                             : !cfg.backchannel_jwks.empty() ? "--backchannel-jwks"
                                                             : nullptr;
   if (unavailable) {
@@ -176,6 +175,41 @@ int run_server(const config& cfg) {
   hub->replica_id =
       cfg.replica_id.empty() ? host_name() + ":" + std::to_string(accept->port()) : cfg.replica_id;
 
+  // The cluster: peers' events go to this replica's tabs (their sessions' new state to the
+  // idle timers first, as announce() does for local ones); anything possibly missed is
+  // answered by a re-check against the store, which also runs every --cluster-recheck-s.
+  std::unique_ptr<cluster_bridge> bridge;
+  if (!cfg.cluster_bind.empty()) {
+    if (cfg.store == "sqlite::memory:") {
+      log::warn("cluster_store_not_shared")
+          .str("detail", "an in-memory store is this replica's alone; use --store redis://")
+          .emit();
+    }
+    try {
+      bridge = std::make_unique<cluster_bridge>(
+          cfg, hub->replica_id, hub->stats,
+          [&hub, &events](cluster::message&& m) {
+            if (m.session) {
+              auth::session s;
+              s.sid = m.session->sid;
+              s.version = m.session->version;
+              s.idle_expires_at = m.session->idle_expires_at;
+              s.expires_at = m.session->expires_at;
+              s.state =
+                  m.session->active ? auth::session_state::active : auth::session_state::revoked;
+              hub->timers.update(s);
+            }
+            events.deliver_remote(std::move(m));
+          },
+          [&hub](std::string_view why) { hub->recheck_sessions(why); });
+    } catch (const std::exception& e) {
+      log::error("startup_failed").str("error", e.what()).emit();
+      return 1;
+    }
+    events.set_bridge(bridge.get());
+    hub->cluster = bridge.get();
+  }
+
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   bool stop_requested = false;
@@ -198,6 +232,13 @@ int run_server(const config& cfg) {
   });
   std::optional<periodic> timers(std::in_place, main_ctx, timer_sweep_every,
                                  [&hub] { sweep_session_timers(*hub); });
+  std::optional<periodic> recheck;
+  if (bridge) {
+    recheck.emplace(main_ctx, std::chrono::seconds(cfg.cluster_recheck_s),
+                    [&hub] { hub->recheck_sessions("periodic"); });
+    recheck->start();
+    bridge->start();
+  }
   purge->start();
   timers->start();
   for (auto& w : workers)
@@ -241,6 +282,7 @@ int run_server(const config& cfg) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
+  if (bridge) bridge->stop();  // no more inbound events; outbound ones are not needed
   guards.clear();
   for (auto& w : workers)
     w->stop_sweeping();
@@ -250,6 +292,10 @@ int run_server(const config& cfg) {
     t.join();
   hub->pool.join();
   hub->events = nullptr;
+  hub->cluster = nullptr;
+  events.set_bridge(nullptr);
+  bridge.reset();
+  recheck.reset();
   accept.reset();
   signals.reset();
   purge.reset();

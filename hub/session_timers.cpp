@@ -52,6 +52,15 @@ std::int64_t session_timers::connections(const std::string& sid) const {
   return it == sessions_.end() ? 0 : it->second.connections;
 }
 
+std::vector<session_timers::tracked> session_timers::snapshot() const {
+  std::lock_guard lock(mutex_);
+  std::vector<tracked> out;
+  out.reserve(sessions_.size());
+  for (const auto& [sid, e] : sessions_)
+    out.push_back({sid, e.version, e.idle_expires_at, e.expires_at});
+  return out;
+}
+
 bool session_timers::activity_due(const std::string& sid, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
   const auto it = sessions_.find(sid);

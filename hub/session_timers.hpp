@@ -31,6 +31,16 @@ class session_timers {
 
   [[nodiscard]] std::int64_t connections(const std::string& sid) const;
 
+  // The sessions with connections here, as this replica last heard of them (for a re-check
+  // against the store).
+  struct tracked {
+    std::string sid;
+    std::uint64_t version = 0;
+    std::int64_t idle_expires_at = 0;
+    std::int64_t expires_at = 0;
+  };
+  [[nodiscard]] std::vector<tracked> snapshot() const;
+
   // True when an activity report for `sid` at now_ms should slide the idle expiry; the
   // window then starts again.
   [[nodiscard]] bool activity_due(const std::string& sid, std::int64_t now_ms);

@@ -8,6 +8,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "json_writer.hpp"
+
 namespace shub {
 
 namespace {
@@ -61,13 +63,6 @@ double latency_histogram::quantile_ms(double q) const {
 }
 
 namespace {
-
-using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void key_int(json_writer& w, const char* k, std::int64_t v) {
-  w.Key(k);
-  w.Int64(v);
-}
 
 void key_real(json_writer& w, const char* k, double v) {
   w.Key(k);
@@ -154,11 +149,21 @@ std::string render_stats_json(const hub_stats& s, const stats_context& ctx) {
     w.Key("up");
     w.Bool(p.up);
     key_int(w, "last_seen_ms_ago", p.last_seen_ms_ago);
+    w.Key("replica");
+    w.String(p.replica);
     w.EndObject();
   }
   w.EndArray();
   key_int(w, "received", s.cluster_received.get());
   key_int(w, "gaps", s.cluster_gaps.get());
+  key_int(w, "sent", s.cluster_sent.get());
+  key_int(w, "dropped", s.cluster_dropped.get());
+  key_int(w, "rejected", s.cluster_rejected.get());
+  key_int(w, "duplicates", s.cluster_duplicates.get());
+  key_int(w, "epochs", s.cluster_epochs.get());
+  key_int(w, "rechecks", s.cluster_rechecks.get());
+  key_int(w, "repaired", s.cluster_repaired.get());
+  latency_object(w, "latency_ms", s.cluster_latency, true);
   w.EndObject();
 
   w.Key("store");
@@ -214,50 +219,63 @@ std::string render_metrics(const hub_stats& s, const stats_context& ctx) {
   out.reserve(16384);
   metric(out, "uptime_seconds", "gauge", "Seconds since start.", static_cast<double>(ctx.uptime_s));
   metric(out, "draining", "gauge", "1 while shutting down.", ctx.draining ? 1 : 0);
-  metric(out, "connections_current", "gauge", "Open WebSocket connections.",
-         static_cast<double>(s.connections_current.get()));
-  metric(out, "connections_authenticated", "gauge", "Authenticated WebSocket connections.",
-         static_cast<double>(s.connections_authenticated.get()));
-  metric(out, "connections_watching", "gauge", "Anonymous (watching) WebSocket connections.",
-         static_cast<double>(s.connections_watching.get()));
-  metric(out, "connections_total", "counter", "WebSocket connections accepted.",
-         static_cast<double>(s.connections_total.get()));
-  metric(out, "slow_consumer_kicks_total", "counter", "Connections closed as slow consumers.",
-         static_cast<double>(s.slow_consumer_kicks.get()));
-  metric(out, "rate_limited_closes_total", "counter", "Connections closed for their rate.",
-         static_cast<double>(s.rate_limited_closes.get()));
+  // Every figure that is one counter of hub_stats.
+  const struct {
+    const char* name;
+    const char* type;
+    const char* help;
+    const counter& value;
+  } counters[] = {
+      {"connections_current", "gauge", "Open WebSocket connections.", s.connections_current},
+      {"connections_authenticated", "gauge", "Authenticated WebSocket connections.",
+       s.connections_authenticated},
+      {"connections_watching", "gauge", "Anonymous (watching) WebSocket connections.",
+       s.connections_watching},
+      {"connections_total", "counter", "WebSocket connections accepted.", s.connections_total},
+      {"slow_consumer_kicks_total", "counter", "Connections closed as slow consumers.",
+       s.slow_consumer_kicks},
+      {"rate_limited_closes_total", "counter", "Connections closed for their rate.",
+       s.rate_limited_closes},
+      {"events_published_total", "counter", "Events published.", s.events_published},
+      {"events_delivered_total", "counter", "Event frames delivered to connections.",
+       s.events_delivered},
+      {"events_dropped_total", "counter", "Event frames dropped.", s.events_dropped},
+      {"refresh_ok_total", "counter", "Successful refreshes.", s.refresh_ok},
+      {"refresh_reused_total", "counter", "Refresh-token reuse detections.", s.refresh_reused},
+      {"refresh_failed_total", "counter", "Refused refreshes.", s.refresh_failed},
+      {"logins_ok_total", "counter", "Successful logins.", s.logins_ok},
+      {"logins_failed_total", "counter", "Refused logins.", s.logins_failed},
+      {"http_requests_total", "counter", "HTTP requests answered.", s.http_requests},
+      {"http_rate_limited_total", "counter", "HTTP requests refused with 429.",
+       s.http_rate_limited},
+      {"cluster_received_total", "counter", "Cluster messages received.", s.cluster_received},
+      {"cluster_gaps_total", "counter", "Cluster sequence gaps detected.", s.cluster_gaps},
+      {"cluster_sent_total", "counter", "Cluster messages sent.", s.cluster_sent},
+      {"cluster_dropped_total", "counter", "Cluster events dropped before sending (queue full).",
+       s.cluster_dropped},
+      {"cluster_rejected_total", "counter", "Malformed cluster messages refused.",
+       s.cluster_rejected},
+      {"cluster_duplicates_total", "counter", "Duplicate cluster messages dropped.",
+       s.cluster_duplicates},
+      {"cluster_epochs_total", "counter", "Peer restarts and first contacts seen.",
+       s.cluster_epochs},
+      {"cluster_rechecks_total", "counter", "Re-checks of local sessions against the store.",
+       s.cluster_rechecks},
+      {"cluster_repaired_total", "counter",
+       "Local sessions a re-check found changed (event missed).", s.cluster_repaired},
+  };
+  for (const auto& c : counters)
+    metric(out, c.name, c.type, c.help, static_cast<double>(c.value.get()));
   if (ctx.sessions_active >= 0) {
     metric(out, "sessions_active", "gauge", "Active sessions in the store.",
            static_cast<double>(ctx.sessions_active));
   }
-  metric(out, "events_published_total", "counter", "Events published.",
-         static_cast<double>(s.events_published.get()));
-  metric(out, "events_delivered_total", "counter", "Event frames delivered to connections.",
-         static_cast<double>(s.events_delivered.get()));
-  metric(out, "events_dropped_total", "counter", "Event frames dropped.",
-         static_cast<double>(s.events_dropped.get()));
   histogram(out, "fanout_latency_seconds", "Publish to delivery latency.", s.fanout_latency);
-  metric(out, "refresh_ok_total", "counter", "Successful refreshes.",
-         static_cast<double>(s.refresh_ok.get()));
-  metric(out, "refresh_reused_total", "counter", "Refresh-token reuse detections.",
-         static_cast<double>(s.refresh_reused.get()));
-  metric(out, "refresh_failed_total", "counter", "Refused refreshes.",
-         static_cast<double>(s.refresh_failed.get()));
-  metric(out, "logins_ok_total", "counter", "Successful logins.",
-         static_cast<double>(s.logins_ok.get()));
-  metric(out, "logins_failed_total", "counter", "Refused logins.",
-         static_cast<double>(s.logins_failed.get()));
-  metric(out, "http_requests_total", "counter", "HTTP requests answered.",
-         static_cast<double>(s.http_requests.get()));
-  metric(out, "http_rate_limited_total", "counter", "HTTP requests refused with 429.",
-         static_cast<double>(s.http_rate_limited.get()));
   metric(out, "store_up", "gauge", "1 when the store answered its last call.",
          s.store_up.load() ? 1 : 0);
   histogram(out, "store_latency_seconds", "Store call latency.", s.store_latency);
-  metric(out, "cluster_received_total", "counter", "Cluster messages received.",
-         static_cast<double>(s.cluster_received.get()));
-  metric(out, "cluster_gaps_total", "counter", "Cluster sequence gaps detected.",
-         static_cast<double>(s.cluster_gaps.get()));
+  histogram(out, "cluster_latency_seconds", "A peer's publish to its arrival here.",
+            s.cluster_latency);
   metric(out, "cluster_peers_up", "gauge", "Cluster peers currently up.", [&] {
     double up = 0;
     for (const auto& p : ctx.peers)

@@ -56,10 +56,14 @@ struct hub_stats {
   std::atomic<bool> store_up{true};
   // cluster
   counter cluster_received, cluster_gaps;
+  counter cluster_sent, cluster_dropped, cluster_rejected, cluster_duplicates, cluster_epochs;
+  counter cluster_rechecks, cluster_repaired;
+  latency_histogram cluster_latency;  // a peer's publish to its arrival here
 };
 
 struct peer_view {
   std::string endpoint;
+  std::string replica;  // the id it reports; empty until heard from
   bool up = false;
   std::int64_t last_seen_ms_ago = -1;
 };
