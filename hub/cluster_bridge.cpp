@@ -340,12 +340,15 @@ void cluster_bridge::run() {
     }
   };
 
+  // A peer that went silent may have died between a store write and its publish: look.
   auto check_liveness = [&] {
     const auto now = clock::now();
+    bool lost = false;
     std::lock_guard lock(peers_mutex_);
     for (auto& p : peers_) {
       if (p.up && now - p.last_seen > peer_timeout) {
         p.up = false;
+        lost = true;
         log::warn("cluster_peer_down")
             .str("peer", p.endpoint)
             .str("replica", p.replica)
@@ -354,6 +357,7 @@ void cluster_bridge::run() {
             .emit();
       }
     }
+    if (lost) on_repair_("peer_down");
   };
 
   std::vector<zmq::pollitem_t> items;

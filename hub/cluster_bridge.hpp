@@ -37,7 +37,8 @@ class cluster_bridge {
  public:
   // Bridge thread: an event from a peer, already de-duplicated.
   using event_handler = std::function<void(cluster::message&&)>;
-  // Bridge thread: this replica may have missed messages (gap, peer restart, first contact).
+  // Bridge thread: this replica may have missed messages (gap, peer restart or first
+  // contact, a peer gone silent).
   using repair_handler = std::function<void(std::string_view why)>;
 
   // Binds and connects (throws std::runtime_error on a bad endpoint or key file); the thread
