@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The cluster of docker/compose.yaml, natively on loopback and without a container engine:
-# one redis-server (no persistence), three sessionhub replicas sharing it, one signing key
-# and a ZeroMQ mesh, and HAProxy in front of them with docker/haproxy.cfg (the same file
+# one redis-server (its append-only file in the state dir, so a restarted Redis keeps the
+# sessions), three sessionhub replicas sharing it, one signing key and a ZeroMQ mesh, and
+# HAProxy in front of them with docker/haproxy.cfg (the same file
 # compose mounts; only its environment variables differ).
 #
 #   scripts/cluster.sh up           start everything, wait until it is ready, print the URLs
 #   scripts/cluster.sh status       every component; exit 1 when anything is down
-#   scripts/cluster.sh kill <n>     SIGKILL replica n (1-3)
-#   scripts/cluster.sh restart <n>  start replica n again with the same flags, wait until ready
+#   scripts/cluster.sh kill <c>     SIGKILL component c: a replica 1-3, or redis
+#   scripts/cluster.sh stop <c>     SIGTERM c and wait until it has exited (a replica drains)
+#   scripts/cluster.sh start <c>    start c again with the same flags, wait until ready
+#   scripts/cluster.sh restart <c>  stop, then start
 #   scripts/cluster.sh down         stop everything (SIGTERM, then SIGKILL); logs stay
 #
 # Environment (read by `up`; the other commands read what `up` wrote into cluster.env):
@@ -40,7 +43,7 @@ die() {
 note() { echo "cluster: $*"; }
 
 usage() {
-  sed -n '7,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '8,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -230,16 +233,24 @@ sessionhub cluster (state: $state)
 INFO
 }
 
-start_hub() {  # n
-  local n=$1 argv=()
-  mapfile -d '' -t argv <"$state/cmd/hub$n"
-  launch "hub$n" -- "${argv[@]}"
+# Starts a component (redis, hub1..3) with its command line recorded in cmd/.
+start_component() {  # component
+  local argv=()
+  mapfile -d '' -t argv <"$state/cmd/$1"
+  launch "$1" -- "${argv[@]}"
 }
 
-# Replica n waits for its /readyz, then for HAProxy to count it in (two good checks).
-await_hub() {  # n
-  wait_for "hub$1" "/readyz 200 on $host:$(hub_port "$1")" hub_ready "$1" &&
-    wait_for "hub$1" "UP state in HAProxy" backend_up "$1"
+# Redis waits for PONG; replica n for its /readyz, then for HAProxy to count it in (two
+# good checks).
+await_component() {  # component
+  case $1 in
+    redis) wait_for redis "PONG on $host:$CLUSTER_REDIS_PORT" redis_ping ;;
+    hub*)
+      local n=${1#hub}
+      wait_for "hub$n" "/readyz 200 on $host:$(hub_port "$n")" hub_ready "$n" &&
+        wait_for "hub$n" "UP state in HAProxy" backend_up "$n"
+      ;;
+  esac
 }
 
 cmd_up() {
@@ -363,9 +374,13 @@ cmd_up() {
   # From here on a failure takes down whatever was started.
   trap on_up_exit EXIT
 
-  launch redis -- redis-server --bind "$host" --port "$CLUSTER_REDIS_PORT" \
-    --save '' --appendonly no --protected-mode yes --daemonize no --dir "$state"
-  wait_for redis "PONG on $host:$CLUSTER_REDIS_PORT" redis_ping
+  # Sessions survive a Redis restart: every write goes to the append-only file (fsync once
+  # a second; a SIGTERM'd Redis writes everything). No RDB snapshots.
+  printf '%s\0' redis-server --bind "$host" --port "$CLUSTER_REDIS_PORT" --save '' \
+    --appendonly yes --appendfsync everysec --protected-mode yes --daemonize no \
+    --dir "$state" >"$state/cmd/redis"
+  start_component redis
+  await_component redis
 
   # Each replica's command line, kept for `restart <n>`.
   local extra=() peers o
@@ -386,7 +401,7 @@ cmd_up() {
     for origin in "${o[@]}"; do argv+=(--allowed-origin "$origin"); done
     argv+=("${extra[@]}")
     printf '%s\0' "${argv[@]}" >"$state/cmd/hub$n"
-    start_hub "$n"
+    start_component "hub$n"
   done
   for n in "${hubs[@]}"; do
     wait_for "hub$n" "/readyz 200 on $host:$(hub_port "$n")" hub_ready "$n"
@@ -483,44 +498,70 @@ cmd_status() {
   return "$bad"
 }
 
-hub_number() {  # argument → 1..3 or die
-  [[ ${1:-} =~ ^[1-3]$ ]] || die "which replica? a number 1..${#hubs[@]} (got '${1:-}')"
-  echo "$1"
+# The component a command names: 1..3 → hub<n>, or redis.
+component_arg() {  # argument → component or die
+  case ${1:-} in
+    [1-3]) echo "hub$1" ;;
+    redis) echo redis ;;
+    *) die "which component? a replica number 1..${#hubs[@]} or redis (got '${1:-}')" ;;
+  esac
+}
+
+port_of() {  # component
+  case $1 in
+    redis) echo "$CLUSTER_REDIS_PORT" ;;
+    hub*) hub_port "${1#hub}" ;;
+  esac
 }
 
 cmd_kill() {
-  local n pid
-  n=$(hub_number "${1:-}")
+  local comp pid i
+  comp=$(component_arg "${1:-}")
   resolve_state keep
   lock_state
   load_env
-  pid=$(pid_of "hub$n")
-  component_alive "hub$n" || die "hub$n is not running"
+  pid=$(pid_of "$comp")
+  component_alive "$comp" || die "$comp is not running"
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
-  local i
   for ((i = 0; i < 50; i++)); do
-    component_alive "hub$n" || break
+    component_alive "$comp" || break
     sleep 0.1
   done
-  component_alive "hub$n" && die "hub$n (pid $pid) survived SIGKILL"
-  note "hub$n (pid $pid) killed with SIGKILL"
+  component_alive "$comp" && die "$comp (pid $pid) survived SIGKILL"
+  note "$comp (pid $pid) killed with SIGKILL"
 }
 
-cmd_restart() {
-  local n
-  n=$(hub_number "${1:-}")
+cmd_stop() {
+  local comp
+  comp=$(component_arg "${1:-}")
   resolve_state keep
   lock_state
   load_env
-  [ -s "$state/cmd/hub$n" ] || die "no recorded command line for hub$n in $state/cmd"
-  stop "hub$n" 15
-  port_in_use "$(hub_port "$n")" && die "port $(hub_port "$n") is taken by something else"
-  start_hub "$n"
-  await_hub "$n" || {
-    stop "hub$n" 5
-    die "hub$n did not come back"
+  component_alive "$comp" || die "$comp is not running"
+  stop "$comp" 15
+}
+
+cmd_start() {  # component-argument restart?
+  local comp
+  comp=$(component_arg "${1:-}")
+  resolve_state keep
+  lock_state
+  load_env
+  [ -s "$state/cmd/$comp" ] || die "no recorded command line for $comp in $state/cmd"
+  if [ "${2:-}" = restart ]; then
+    stop "$comp" 15
+  elif component_alive "$comp"; then
+    die "$comp is already running (pid $(pid_of "$comp"))"
+  fi
+  port_in_use "$(port_of "$comp")" && die "port $(port_of "$comp") is taken by something else"
+  start_component "$comp"
+  await_component "$comp" || {
+    stop "$comp" 5
+    die "$comp did not come back"
   }
-  note "hub$n (pid $(pid_of "hub$n")) is up and back in HAProxy"
+  local where=""
+  [ "$comp" = redis ] || where=" and back in HAProxy"
+  note "$comp (pid $(pid_of "$comp")) is up$where"
 }
 
 case ${1:-} in
@@ -528,6 +569,8 @@ case ${1:-} in
   down) cmd_down ;;
   status) cmd_status ;;
   kill) cmd_kill "${2:-}" ;;
-  restart) cmd_restart "${2:-}" ;;
+  stop) cmd_stop "${2:-}" ;;
+  start) cmd_start "${2:-}" ;;
+  restart) cmd_start "${2:-}" restart ;;
   *) usage ;;
 esac

@@ -3,8 +3,9 @@
 #   up (and up again: already up) → status 0 → login through HAProxy → the token validates
 #   on every replica directly (one Redis store, one signing key) → a WebSocket through HAProxy
 #   gets the logout made on another replica (ZeroMQ fan-out) → kill 2 → status non-zero,
-#   HAProxy still serves → restart 2 → status 0, the session is still there → down → no
-#   process left, ports free, status non-zero.
+#   HAProxy still serves → restart 2 → status 0, the session is still there → stop redis →
+#   validate 503 → start redis → the session is still there → down → no process left, ports
+#   free, status non-zero.
 #
 #   tests/cluster/cluster_sh_check.sh [path/to/sessionhub]
 #
@@ -230,6 +231,21 @@ remember_pids
 cl status || fail "status exited $? after restart 2"
 step "the session outlived the replica"
 validate_everywhere "after restart 2"
+
+step "stop redis: the replicas fail closed"
+cl stop redis || fail "stop redis exited $?"
+out=$(request GET "$CLUSTER_HUB1_URL/v1/validate" -H "Authorization: Bearer $token")
+[ "${out##*$'\n'}" = 503 ] || fail "validate with Redis stopped: ${out//$'\n'/ }"
+if cl status >/dev/null; then fail "status exited 0 with Redis stopped"; fi
+step "start redis: the session is still there (append-only file)"
+cl start redis || fail "start redis exited $?"
+# The replicas reconnect on their own; HAProxy's checks take them back within a few seconds.
+for _ in $(seq 100); do
+  cl status >/dev/null 2>&1 && break
+  sleep 0.2
+done
+cl status || fail "status exited $? after start redis"
+validate_everywhere "after a Redis restart"
 
 # ------------------------------------------------------------------------------- down
 step "down"
