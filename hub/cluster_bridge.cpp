@@ -68,6 +68,7 @@ struct cluster_bridge::impl {
   zmq::socket_t pub{ctx, zmq::socket_type::pub};
   std::vector<zmq::socket_t> subs;
   std::optional<zmq::socket_t> zap;  // CURVE: the authentication handler
+  std::string bound;                 // the PUB endpoint as bound (port 0 resolved)
   std::optional<curve_keys> keys;
   cluster::sequence_tracker tracker;
   clock::time_point next_heartbeat{};
@@ -99,6 +100,7 @@ cluster_bridge::cluster_bridge(const config& cfg, std::string replica_id, hub_st
       impl_->pub.set(zmq::sockopt::zap_domain, "sessionhub");
     }
     impl_->pub.bind(cfg.cluster_bind);
+    impl_->bound = impl_->pub.get(zmq::sockopt::last_endpoint);
     for (const auto& endpoint : cfg.cluster_peers) {
       zmq::socket_t& s = impl_->subs.emplace_back(impl_->ctx, zmq::socket_type::sub);
       set_common(s, cfg);
@@ -130,7 +132,7 @@ cluster_bridge::~cluster_bridge() {
 
 void cluster_bridge::start() {
   log::info("cluster_started")
-      .str("bind", cfg_.cluster_bind)
+      .str("bind", impl_->bound)
       .num("peers", static_cast<std::int64_t>(cfg_.cluster_peers.size()))
       .str("epoch", epoch_)
       .str("curve", impl_->keys ? "on" : "off")
