@@ -10,8 +10,10 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <climits>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 namespace shub::auth {
@@ -180,11 +182,22 @@ struct sqlite_store::impl {
     sqlite3_extended_result_codes(raw, 1);
     exec("PRAGMA busy_timeout = 5000");
     if (path != ":memory:") {
+      // Switching a fresh file to WAL takes an exclusive lock and may answer SQLITE_BUSY
+      // without waiting when another process opens the same file at that moment (replicas
+      // sharing one file on one machine): retried for up to the busy timeout.
       const stmt_ptr wal = prepare("PRAGMA journal_mode = WAL");
-      use u(wal);
-      if (u.step() != SQLITE_ROW || column_bytes(u.get(), 0) != "wal") {
-        fail("cannot switch to WAL journal mode");
+      int rc = SQLITE_BUSY;
+      for (int attempt = 0; attempt < 100; ++attempt) {
+        use u(wal);
+        rc = u.step();
+        if (rc == SQLITE_ROW) {
+          if (column_bytes(u.get(), 0) != "wal") fail("cannot switch to WAL journal mode");
+          break;
+        }
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
+      if (rc != SQLITE_ROW) fail("cannot switch to WAL journal mode");
     }
     // 32 MiB of page cache instead of 2: the indexes of a busy hub stay in memory.
     exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768");
