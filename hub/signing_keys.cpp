@@ -2,7 +2,10 @@
 #include "signing_keys.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -29,8 +32,12 @@ auth::key_ptr load_pem(const std::string& path) {
   return k;
 }
 
-void write_private(const std::string& path, const std::string& pem) {
-  const std::string tmp = path + ".tmp";
+// Publishes a new private key at `path` unless one is already there; false when another
+// process (a replica starting beside this one on the same directory) got there first.
+// Written to a temporary file of this process and hard-linked into place: a crash leaves no
+// key or the whole key, never half of one, and two writers never mix their bytes.
+bool create_private(const std::string& path, const std::string& pem) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error("cannot write " + tmp);
@@ -38,7 +45,12 @@ void write_private(const std::string& path, const std::string& pem) {
     out << pem;
     if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
   }
-  std::filesystem::rename(tmp, path);  // atomic: a crash leaves the old key or the new one
+  const int rc = ::link(tmp.c_str(), path.c_str());
+  const int err = errno;
+  ::unlink(tmp.c_str());
+  if (rc == 0) return true;
+  if (err == EEXIST) return false;
+  throw std::runtime_error("cannot create " + path + ": " + std::strerror(err));
 }
 
 }  // namespace
@@ -78,11 +90,11 @@ auth::key_set load_signing_keys(const config& cfg) {
           .emit();
     } else if (std::filesystem::exists(path)) {
       keys.add(load_pem(path));
-    } else {
-      auto k = auth::key::generate(*alg);
-      write_private(path, k->private_pem());
+    } else if (auto k = auth::key::generate(*alg); create_private(path, k->private_pem())) {
       log::info("signing_key_generated").str("path", path).str("kid", k->kid()).emit();
       keys.add(std::move(k));
+    } else {
+      keys.add(load_pem(path));  // made by another process meanwhile
     }
   }
   if (!cfg.previous_signing_key.empty()) keys.add(load_pem(cfg.previous_signing_key));
