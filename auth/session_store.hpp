@@ -1,8 +1,8 @@
 // session_store: the seam between the session rules and where sessions live.
-// Two real implementations: sqlite_store (embedded, one replica) and, for clusters, a Redis
-// store. Every call is blocking and thread-safe; the hub calls it off its network threads.
-// Writes are compare-and-set on the session's `version`, which is what makes rotation,
-// revocation and expiry exactly-once when several threads or replicas race.
+// Two real implementations: sqlite_store (embedded, one replica) and redis_store (shared by
+// the replicas of a cluster). Every call is blocking and thread-safe; the hub calls it off its
+// network threads. Writes are compare-and-set on the session's `version`, which is what makes
+// rotation, revocation and expiry exactly-once when several threads or replicas race.
 #pragma once
 
 #include <cstdint>
@@ -64,6 +64,9 @@ class session_store {
   // Deletes sessions (with their refresh tokens) that ended, or whose absolute expiry
   // passed, before `before_ms`. Returns how many sessions were removed.
   [[nodiscard]] virtual store_result<std::int64_t> purge(std::int64_t before_ms) = 0;
+
+  // What went wrong last, for the log line when the store turns unavailable ("" if unknown).
+  [[nodiscard]] virtual std::string last_error() const { return {}; }
 };
 
 }  // namespace shub::auth

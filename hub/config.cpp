@@ -39,6 +39,9 @@ po::options_description describe(config& c, std::string& config_file) {
     ("store", with_default(&c.store),
      "sqlite:<path> (sqlite::memory: allowed) or redis://host:port[/db]")
     ("store-threads", with_default(&c.store_threads), "threads for blocking store work")
+    ("redis-timeout-ms", with_default(&c.redis_timeout_ms),
+     "Redis store: connect and command timeout; past it a call fails closed (503)")
+    ("redis-pool", with_default(&c.redis_pool), "Redis store: connections (0 = --store-threads + 4)")
     ("api-key", repeatable(&c.api_keys), "server API key (repeatable; none = API disabled)")
     ("users-file", with_default(&c.users_file),
      "dev identity provider: username:scrypt-hash lines (none = /v1/login disabled)")
@@ -115,6 +118,8 @@ std::string validate(const config& c) {
   if (c.max_body_bytes < 64 || c.max_header_bytes < 1024)
     return "--max-body-bytes must be >= 64 and --max-header-bytes >= 1024";
   if (c.threads < 0 || c.store_threads < 1) return "--threads >= 0 and --store-threads >= 1";
+  if (c.redis_timeout_ms < 1 || c.redis_pool < 0)
+    return "--redis-timeout-ms must be positive and --redis-pool >= 0";
   if (c.login_rate_limit < 0 || c.refresh_rate_limit < 0) return "rate limits must be >= 0";
   if (c.http_timeout_s <= 0 || c.drain_timeout_s < 0) return "timeouts must be positive";
   if (c.auth_timeout_s <= 0 || c.ping_interval_s <= 0 || c.silent_timeout_s <= c.ping_interval_s)

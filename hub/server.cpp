@@ -130,7 +130,7 @@ int run_server(const config& cfg) {
   net::ip::tcp::endpoint at;
   try {
     at = parse_listen(cfg.listen);
-    hub = std::make_unique<hub_state>(cfg, open_store(cfg.store), load_signing_keys(cfg));
+    hub = std::make_unique<hub_state>(cfg, open_store(cfg), load_signing_keys(cfg));
   } catch (const std::exception& e) {
     log::error("startup_failed").str("error", e.what()).emit();
     return 1;

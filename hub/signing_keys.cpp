@@ -82,6 +82,13 @@ auth::key_set load_signing_keys(const config& cfg) {
     if (!alg || *alg == auth::jwt_alg::HS256) {
       throw std::runtime_error("--signing-alg must be ES256, EdDSA or RS256");
     }
+    if (cfg.store.rfind("redis://", 0) == 0) {
+      // Every replica on a shared store must sign with the same key, which no replica can
+      // generate for the others.
+      throw std::runtime_error(
+          "--store redis:// needs --signing-key: replicas sharing a store share one key "
+          "(make one with `sessionhub generate-key > signing-key.pem`)");
+    }
     const std::string path = generated_key_path(cfg.store);
     if (path.empty()) {
       keys.add(auth::key::generate(*alg));

@@ -5,7 +5,10 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "auth/redis_store.hpp"
 #include "auth/sqlite_store.hpp"
+#include "config.hpp"
+#include "log.hpp"
 
 namespace shub {
 
@@ -29,8 +32,19 @@ auto timed_store::timed(F&& call) {
                       std::chrono::steady_clock::now() - start)
                       .count();
   stats_.store_latency.record_us(us);
-  stats_.store_up.store(status_of(result) != auth::store_status::unavailable,
-                        std::memory_order_relaxed);
+  const bool up = status_of(result) != auth::store_status::unavailable;
+  // One line per change of state, not one per failed call.
+  if (stats_.store_up.exchange(up, std::memory_order_relaxed) != up) {
+    if (up) {
+      log::info("store_available").str("store", std::string(inner_->kind())).emit();
+    } else {
+      log::error("store_unavailable")
+          .str("store", std::string(inner_->kind()))
+          .str("error", inner_->last_error())
+          .str("detail", "refresh, validate and extend answer 503 until it is back")
+          .emit();
+    }
+  }
   return result;
 }
 
@@ -68,7 +82,8 @@ auth::store_result<std::int64_t> timed_store::purge(std::int64_t before_ms) {
   return timed([&] { return inner_->purge(before_ms); });
 }
 
-std::unique_ptr<auth::session_store> open_store(const std::string& spec) {
+std::unique_ptr<auth::session_store> open_store(const config& cfg) {
+  const std::string& spec = cfg.store;
   constexpr std::string_view sqlite = "sqlite:";
   if (spec.rfind(sqlite, 0) == 0) {
     const std::string path = spec.substr(sqlite.size());
@@ -81,7 +96,18 @@ std::unique_ptr<auth::session_store> open_store(const std::string& spec) {
     }
     return std::make_unique<auth::sqlite_store>(path);
   }
-  throw std::runtime_error("store " + spec + " is not supported by this build (use sqlite:)");
+  if (spec.rfind("redis://", 0) == 0) {
+    auth::redis_options o;
+    try {
+      o = auth::redis_options::parse_url(spec);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(std::string("--store: ") + e.what());
+    }
+    o.timeout = std::chrono::milliseconds(cfg.redis_timeout_ms);
+    o.pool = cfg.redis_pool > 0 ? cfg.redis_pool : cfg.store_threads + 4;
+    return std::make_unique<auth::redis_store>(std::move(o));
+  }
+  throw std::runtime_error("--store " + spec + ": use sqlite:<path> or redis://host:port[/db]");
 }
 
 }  // namespace shub

@@ -33,6 +33,7 @@ class timed_store final : public auth::session_store {
       std::string_view idp_sid) override;
   [[nodiscard]] auth::store_result<std::int64_t> count_active(std::int64_t now_ms) override;
   [[nodiscard]] auth::store_result<std::int64_t> purge(std::int64_t before_ms) override;
+  [[nodiscard]] std::string last_error() const override { return inner_->last_error(); }
 
  private:
   template <class F>
@@ -42,8 +43,10 @@ class timed_store final : public auth::session_store {
   hub_stats& stats_;
 };
 
-// Opens the store named by a --store spec (sqlite:<path>, sqlite::memory:). Throws
-// std::runtime_error with the reason when it cannot.
-[[nodiscard]] std::unique_ptr<auth::session_store> open_store(const std::string& spec);
+struct config;
+
+// Opens the store named by --store (sqlite:<path>, sqlite::memory:, redis://...) with its
+// options. Throws std::runtime_error with the reason when it cannot.
+[[nodiscard]] std::unique_ptr<auth::session_store> open_store(const config& cfg);
 
 }  // namespace shub

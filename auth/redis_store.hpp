@@ -1,0 +1,93 @@
+// redis_store: the session_store replicas share, on Redis through hiredis (synchronous API).
+//
+// Keys (everything of one session in one hash slot, so a Redis Cluster works as well):
+//   shub:s:{<sid>}         HASH, every field of the session; its compare-and-set writes are
+//                          Lua scripts on this one key (atomic, exactly one winner)
+//   shub:rt:<hex sha256>   "<sid> <generation>": one refresh token ever issued
+//   shub:sub:{<sub>}, shub:did:{<device>}, shub:idp:{<idp sid>}
+//                          SETs of sids for the lists; supersets — members whose session is
+//                          gone, ended or re-keyed are filtered out and dropped when listed
+//   shub:active            ZSET of active sids scored by min(idle, absolute) expiry
+// Every key expires by itself (PEXPIREAT) at the session's absolute expiry, or its end,
+// plus `retention_ms`, so nothing needs purging. The refresh record and the index entries
+// are written before the script that makes them reachable: a crash in between leaves an
+// unreachable record (the token was never handed out) or a stale index entry (filtered),
+// never a session that a list or a reuse check misses.
+//
+// A pool of connections, each used by one call at a time, connected lazily and dropped on
+// any error; every command is bounded by the timeout. Any failure answers `unavailable`:
+// callers fail closed.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "session_store.hpp"
+
+namespace shub::auth {
+
+struct redis_options {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  std::string username;  // ACL user (Redis 6+); empty: the default user
+  std::string password;  // empty: no AUTH
+  std::chrono::milliseconds timeout{500};
+  int pool = 8;
+  std::int64_t retention_ms = 24LL * 3600 * 1000;  // kept after a session's end
+
+  // redis://[[user]:password@]host:port[/db]. Throws std::invalid_argument with the reason.
+  static redis_options parse_url(const std::string& url);
+};
+
+class redis_store final : public session_store {
+ public:
+  // Connects nothing yet (the first call does): a hub may start while Redis is down.
+  explicit redis_store(redis_options options);
+  ~redis_store() override;
+
+  [[nodiscard]] std::string_view kind() const override { return "redis"; }
+  [[nodiscard]] store_status ping() override;
+  [[nodiscard]] store_status create(const session& s, const refresh_record& rt) override;
+  [[nodiscard]] store_result<session> get(std::string_view sid) override;
+  [[nodiscard]] store_result<refresh_record> find_refresh(std::string_view hash) override;
+  [[nodiscard]] store_status update(const session& s, std::uint64_t expected_version,
+                                    const refresh_record* new_rt) override;
+  [[nodiscard]] store_result<std::vector<session>> list_by_sub(std::string_view sub) override;
+  [[nodiscard]] store_result<std::vector<session>> list_by_device(
+      std::string_view device_id) override;
+  [[nodiscard]] store_result<std::vector<session>> list_by_idp_sid(
+      std::string_view idp_sid) override;
+  [[nodiscard]] store_result<std::int64_t> count_active(std::int64_t now_ms) override;
+  // Drops expired entries from shub:active; sessions expire by their TTL. Returns 0.
+  [[nodiscard]] store_result<std::int64_t> purge(std::int64_t before_ms) override;
+  [[nodiscard]] std::string last_error() const override;
+
+  // Key names, for tests and operators.
+  [[nodiscard]] static std::string session_key(std::string_view sid);
+  [[nodiscard]] static std::string refresh_key(std::string_view hash);
+
+ private:
+  struct connection;
+  class lease;
+  friend class lease;
+  std::unique_ptr<connection> acquire();
+  void release(std::unique_ptr<connection> c);
+  void note_error(const std::string& what);
+  store_result<std::vector<session>> list(const std::string& index_key,
+                                          std::string_view session_field, std::string_view value);
+
+  redis_options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<connection>> idle_;
+  int outstanding_ = 0;  // connections handed out or idle
+  std::string last_error_;
+};
+
+}  // namespace shub::auth
