@@ -412,11 +412,12 @@ std::string redis_store::refresh_key(std::string_view hash) {
 
 namespace {
 
-// When the session's keys may go: its end (or absolute expiry) plus the retention.
+// When the session's keys may go: the retention after its end (or absolute expiry), and
+// never sooner than the retention after this write (clocks of replicas differ a little).
 std::int64_t expire_at(const session& s, std::int64_t retention_ms) {
   const std::int64_t end =
       s.active() || s.ended_at <= 0 ? s.expires_at : std::min(s.expires_at, s.ended_at);
-  return end + retention_ms;
+  return std::max(end, now_ms()) + retention_ms;
 }
 
 }  // namespace
@@ -437,19 +438,25 @@ store_status redis_store::create(const session& s, const refresh_record& rt) {
   const std::int64_t ttl = until - now_ms();
   std::vector<argv_t> before{
       l.index_command(tagged("shub:sub:", s.sub), s.sid, ttl),
-      {"SET", refresh_key(rt.hash), rt.sid + " " + std::to_string(rt.generation), "PX",
+      {"SET", refresh_key(rt.hash), rt.sid + " " + std::to_string(rt.generation), "NX", "PX",
        std::to_string(std::max<std::int64_t>(ttl, 1000))}};
   if (!s.device_id.empty())
     before.push_back(l.index_command(tagged("shub:did:", s.device_id), s.sid, ttl));
   if (!s.idp_sid.empty())
     before.push_back(l.index_command(tagged("shub:idp:", s.idp_sid), s.sid, ttl));
-  if (l.pipeline(before).empty()) return store_status::unavailable;
+  const auto replies = l.pipeline(before);
+  if (replies.empty()) return store_status::unavailable;
+  // SET NX: a refresh hash is recorded once (another session's token: conflict).
+  if (replies[1]->type == REDIS_REPLY_NIL) return store_status::conflict;
 
   argv_t args{session_key(s.sid), std::to_string(until)};
   append_fields(args, s);
   const auto r = l.script(create_script, args, 1);
   if (!r || r->type != REDIS_REPLY_INTEGER) return store_status::unavailable;
-  if (r->integer == 0) return store_status::conflict;
+  if (r->integer == 0) {
+    (void)l.command({"DEL", refresh_key(rt.hash)});  // ours (NX): nobody got this token
+    return store_status::conflict;
+  }
   if (s.active()) {
     // Statistics only (count_active): a failure here does not undo the session.
     (void)l.command(
@@ -516,17 +523,27 @@ store_status redis_store::update(const session& s, std::uint64_t expected_versio
     // Before the write that makes its generation current: if that write loses, the record
     // names a generation this token never reached and nobody was given the token.
     before.push_back({"SET", refresh_key(new_rt->hash),
-                      new_rt->sid + " " + std::to_string(new_rt->generation), "PX",
+                      new_rt->sid + " " + std::to_string(new_rt->generation), "NX", "PX",
                       std::to_string(std::max<std::int64_t>(ttl, 1000))});
   }
-  if (!before.empty() && l.pipeline(before).empty()) return store_status::unavailable;
+  if (!before.empty()) {
+    const auto replies = l.pipeline(before);
+    if (replies.empty()) return store_status::unavailable;
+    if (new_rt != nullptr && replies.back()->type == REDIS_REPLY_NIL) {
+      note_error("refresh token hash already recorded");  // SET NX: never two owners
+      return store_status::unavailable;
+    }
+  }
 
   argv_t args{session_key(s.sid), std::to_string(expected_version), std::to_string(until)};
   append_fields(args, s);
   const auto r = l.script(update_script, args, 1);
   if (!r || r->type != REDIS_REPLY_INTEGER) return store_status::unavailable;
-  if (r->integer < 0) return store_status::not_found;
-  if (r->integer == 0) return store_status::conflict;
+  if (r->integer <= 0) {
+    // The write lost: the record written for it (ours, NX) goes; nobody got that token.
+    if (new_rt != nullptr) (void)l.command({"DEL", refresh_key(new_rt->hash)});
+    return r->integer < 0 ? store_status::not_found : store_status::conflict;
+  }
   if (s.active()) {
     (void)l.command(
         {"ZADD", active_key, std::to_string(std::min(s.idle_expires_at, s.expires_at)), s.sid});

@@ -8,11 +8,11 @@
 //                          SETs of sids for the lists; supersets — members whose session is
 //                          gone, ended or re-keyed are filtered out and dropped when listed
 //   shub:active            ZSET of active sids scored by min(idle, absolute) expiry
-// Every key expires by itself (PEXPIREAT) at the session's absolute expiry, or its end,
-// plus `retention_ms`, so nothing needs purging. The refresh record and the index entries
-// are written before the script that makes them reachable: a crash in between leaves an
-// unreachable record (the token was never handed out) or a stale index entry (filtered),
-// never a session that a list or a reuse check misses.
+// Every key expires by itself (PEXPIREAT) `retention_ms` after the session's absolute expiry
+// or its end (and never sooner than that after its last write), so nothing needs purging. The
+// refresh record and the index entries are written before the script that makes them reachable: a
+// crash in between leaves an unreachable record (the token was never handed out) or a stale index
+// entry (filtered), never a session that a list or a reuse check misses.
 //
 // A pool of connections, each used by one call at a time, connected lazily and dropped on
 // any error; every command is bounded by the timeout. Any failure answers `unavailable`:
