@@ -1,10 +1,13 @@
-// store_bench: what one session_store call costs on the embedded SQLite backend, on a file
-// database in WAL mode (as in production, not ":memory:"). The store is filled once with
-// `population` sessions and shared by every benchmark; the update benchmark is a refresh
-// rotation's store write: a compare-and-set on the version plus a new refresh record.
+// store_bench: what one session_store call costs on each backend, side by side in one run:
+// SQLite on a file database in WAL mode (as in production, not ":memory:") and Redis (a
+// redis-server of this benchmark on loopback, no persistence). Each store is filled once
+// with `population` sessions; the update benchmark is a refresh rotation's store write: a
+// compare-and-set on the version plus a new refresh record. Threads work on disjoint
+// sessions, so every write wins.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -12,13 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "auth/redis_store.hpp"
 #include "auth/sqlite_store.hpp"
+#include "redis_server.hpp"
 
 namespace {
 
 using shub::auth::refresh_record;
 using shub::auth::session;
-using shub::auth::sqlite_store;
+using shub::auth::session_store;
 
 constexpr int population = 10'000;
 
@@ -36,15 +41,23 @@ std::string sid_for(int i) {
 
 struct bench_db {
   std::string dir;
-  std::unique_ptr<sqlite_store> store;
+  std::unique_ptr<shub::testing::redis_server> redis;
+  std::unique_ptr<session_store> store;
   std::vector<session> sessions;  // the last written state of each, for the next CAS
-  std::uint64_t next_hash = 0;
+  std::atomic<std::uint64_t> next_hash{0};
 
-  bench_db() {
+  explicit bench_db(bool on_redis) {
     std::string tmpl = "/tmp/store_bench.XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir = tmpl;
-    store = std::make_unique<sqlite_store>(dir + "/sessions.db");
+    if (on_redis) {
+      redis = std::make_unique<shub::testing::redis_server>();
+      auto o = shub::auth::redis_options::parse_url(redis->url());
+      o.pool = 16;
+      store = std::make_unique<shub::auth::redis_store>(o);
+    } else {
+      store = std::make_unique<shub::auth::sqlite_store>(dir + "/sessions.db");
+    }
     for (int i = 0; i < population; ++i) {
       session s;
       s.sid = sid_for(i);
@@ -69,35 +82,45 @@ struct bench_db {
   }
   ~bench_db() {
     store.reset();
+    redis.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
 };
 
-bench_db& db() {
-  static bench_db instance;
+bench_db& sqlite_db() {
+  static bench_db instance(false);
   return instance;
 }
 
-void BM_SqliteGet(benchmark::State& state) {
+bench_db& redis_db() {
+  static bench_db instance(true);
+  return instance;
+}
+
+using db_fn = bench_db& (*)();
+
+void BM_Get(benchmark::State& state, db_fn db) {
   auto& d = db();
   std::vector<std::string> sids;
   for (int i = 0; i < population; ++i)
     sids.push_back(sid_for((i * 7919) % population));
-  std::size_t i = 0;
+  std::size_t i = static_cast<std::size_t>(state.thread_index());
   for (auto _ : state) {
     auto r = d.store->get(sids[i++ % sids.size()]);
     if (!r.ok()) state.SkipWithError("get failed");
     benchmark::DoNotOptimize(r);
   }
 }
-BENCHMARK(BM_SqliteGet);
 
-void BM_SqliteUpdateCas(benchmark::State& state) {
+void BM_UpdateCas(benchmark::State& state, db_fn db) {
   auto& d = db();
+  const auto threads = static_cast<std::size_t>(state.threads());
+  const auto me = static_cast<std::size_t>(state.thread_index());
+  const std::size_t mine = d.sessions.size() / threads;
   std::size_t i = 0;
   for (auto _ : state) {
-    session& s = d.sessions[(i++ * 7919) % d.sessions.size()];
+    session& s = d.sessions[me + threads * ((i++ * 7919) % mine)];
     const std::uint64_t read = s.version;
     ++s.version;
     ++s.rt_generation;
@@ -109,21 +132,26 @@ void BM_SqliteUpdateCas(benchmark::State& state) {
     }
   }
 }
-BENCHMARK(BM_SqliteUpdateCas);
 
-void BM_SqliteFindRefresh(benchmark::State& state) {
+void BM_FindRefresh(benchmark::State& state, db_fn db) {
   auto& d = db();
   std::vector<std::string> hashes;
   for (int i = 0; i < population; ++i)
     hashes.push_back(hash_for((i * 7919) % population));
-  std::size_t i = 0;
+  std::size_t i = static_cast<std::size_t>(state.thread_index());
   for (auto _ : state) {
     auto r = d.store->find_refresh(hashes[i++ % hashes.size()]);
     if (!r.ok()) state.SkipWithError("find_refresh failed");
     benchmark::DoNotOptimize(r);
   }
 }
-BENCHMARK(BM_SqliteFindRefresh);
+
+BENCHMARK_CAPTURE(BM_Get, sqlite, &sqlite_db);
+BENCHMARK_CAPTURE(BM_Get, redis, &redis_db);
+BENCHMARK_CAPTURE(BM_FindRefresh, sqlite, &sqlite_db);
+BENCHMARK_CAPTURE(BM_FindRefresh, redis, &redis_db);
+BENCHMARK_CAPTURE(BM_UpdateCas, sqlite, &sqlite_db)->Threads(1)->Threads(4)->UseRealTime();
+BENCHMARK_CAPTURE(BM_UpdateCas, redis, &redis_db)->Threads(1)->Threads(4)->UseRealTime();
 
 }  // namespace
 
