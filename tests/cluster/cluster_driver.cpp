@@ -50,7 +50,8 @@ int free_base() {
   for (int attempt = 0; attempt < 200; ++attempt) {
     const int base = pick(rng) * ports_taken;
     bool all = true;
-    for (int p = base; p < base + ports_taken && all; ++p) all = port_free(p);
+    for (int p = base; p < base + ports_taken && all; ++p)
+      all = port_free(p);
     if (all) return base;
   }
   throw std::runtime_error("cluster_driver: no block of 11 free ports in 20000..32000");
@@ -65,7 +66,8 @@ std::string read_file(const fs::path& p) {
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  for (const auto& s : v)
+    out += (out.empty() ? "" : " ") + s;
   return out;
 }
 
@@ -132,9 +134,11 @@ int cluster_driver::run(const std::vector<std::string>& args, std::string* outpu
   envs.push_back("SESSIONHUB_CLUSTER_TIMEOUT=60");
 
   std::vector<char*> cargv, cenv;
-  for (auto& a : argv) cargv.push_back(a.data());
+  for (auto& a : argv)
+    cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  for (auto& e : envs) cenv.push_back(e.data());
+  for (auto& e : envs)
+    cenv.push_back(e.data());
   cenv.push_back(nullptr);
 
   int fds[2];
@@ -176,8 +180,8 @@ void cluster_driver::must(const std::vector<std::string>& args) {
   std::string output;
   const int rc = run(args, &output);
   if (rc != 0) {
-    throw std::runtime_error("cluster.sh " + join(args) + " exited " + std::to_string(rc) +
-                             ":\n" + output + logs_tail());
+    throw std::runtime_error("cluster.sh " + join(args) + " exited " + std::to_string(rc) + ":\n" +
+                             output + logs_tail());
   }
 }
 

@@ -34,7 +34,9 @@ constexpr auto peer_timeout = 1500ms;  // --cluster-peer-timeout-ms below
 
 cluster_driver* g_cluster = nullptr;
 
-cluster_driver& cluster() { return *g_cluster; }
+cluster_driver& cluster() {
+  return *g_cluster;
+}
 
 // True once `pred` holds, polling every 50 ms up to `timeout`.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
@@ -85,15 +87,17 @@ bool mesh_up() {
 }
 
 // `scripts/cluster.sh status` exits 0: every component up, HAProxy counts every replica in.
-bool all_up() { return cluster().run({"status"}) == 0; }
+bool all_up() {
+  return cluster().run({"status"}) == 0;
+}
 
 class cluster_environment : public ::testing::Environment {
  public:
   void SetUp() override {
     cluster_ = std::make_unique<cluster_driver>(std::vector<std::string>{
         "--login-rate-limit", "0", "--refresh-rate-limit", "0", "--cluster-heartbeat-ms", "250",
-        "--cluster-peer-timeout-ms", std::to_string(peer_timeout.count()),
-        "--cluster-recheck-s", "3600"});
+        "--cluster-peer-timeout-ms", std::to_string(peer_timeout.count()), "--cluster-recheck-s",
+        "3600"});
     g_cluster = cluster_.get();
     ASSERT_TRUE(eventually(mesh_up, 30s)) << "the replicas never all saw each other\n"
                                           << cluster().logs_tail();
@@ -158,11 +162,12 @@ tab_on open_tab(int port, const std::string& token) {
 testing::AssertionResult logged_out(ws_tab& tab, const std::string& reason,
                                     std::chrono::milliseconds within) {
   const auto bye = tab.wait_event("logout", within);
-  if (!bye) return testing::AssertionFailure() << "no logout event within " << within.count() << " ms";
+  if (!bye)
+    return testing::AssertionFailure() << "no logout event within " << within.count() << " ms";
   const auto got = json_string((*bye)["data"], "reason");
   if (got != reason) {
-    return testing::AssertionFailure() << "logout reason " << got.value_or("(none)") << ", not "
-                                       << reason;
+    return testing::AssertionFailure()
+           << "logout reason " << got.value_or("(none)") << ", not " << reason;
   }
   const int code = tab.close_code(5s);
   if (code != 4010) return testing::AssertionFailure() << "closed with " << code << ", not 4010";
@@ -172,9 +177,11 @@ testing::AssertionResult logged_out(ws_tab& tab, const std::string& reason,
 TEST(Cluster, EventsPublishedOnAnyReplicaReachTabsOnEveryReplica) {
   const auto s = create_session_ok(cluster().hub_port(1), unique_sub("events"));
   std::vector<tab_on> tabs;
-  for (int n = 1; n <= 3; ++n) tabs.push_back(open_tab(cluster().hub_port(n), s.access_token));
+  for (int n = 1; n <= 3; ++n)
+    tabs.push_back(open_tab(cluster().hub_port(n), s.access_token));
   tabs.push_back(open_tab(cluster().front_port(), s.access_token));  // through HAProxy
-  for (int n = 1; n <= 3; ++n) EXPECT_EQ(tabs[n - 1].replica, "hub" + std::to_string(n));
+  for (int n = 1; n <= 3; ++n)
+    EXPECT_EQ(tabs[n - 1].replica, "hub" + std::to_string(n));
 
   for (int n = 1; n <= 3; ++n) {
     const auto r = publish(cluster().hub_port(n), "session:" + s.sid, "note",
@@ -192,12 +199,14 @@ TEST(Cluster, EventsPublishedOnAnyReplicaReachTabsOnEveryReplica) {
   // A user channel too, from HAProxy's choice of replica.
   const auto r = publish(cluster().front_port(), "user:" + s.sub, "notice", "{}");
   ASSERT_EQ(r.status, 202) << r.describe();
-  for (auto& t : tabs) EXPECT_TRUE(t.tab->wait_event("notice", 5s)) << "on " << t.replica;
+  for (auto& t : tabs)
+    EXPECT_TRUE(t.tab->wait_event("notice", 5s)) << "on " << t.replica;
 
   // A logout made through HAProxy ends the session on every replica's tabs.
   const auto out = logout(cluster().front_port(), s.access_token);
   ASSERT_EQ(out.status, 204) << out.describe();
-  for (auto& t : tabs) EXPECT_TRUE(logged_out(*t.tab, "user_logout", 5s)) << "on " << t.replica;
+  for (auto& t : tabs)
+    EXPECT_TRUE(logged_out(*t.tab, "user_logout", 5s)) << "on " << t.replica;
 }
 
 TEST(Cluster, RefreshTokenIssuedOnOneReplicaRotatesOnAnotherAndItsGraceWorksOnAThird) {
@@ -225,7 +234,8 @@ TEST(Cluster, RefreshTokenIssuedOnOneReplicaRotatesOnAnotherAndItsGraceWorksOnAT
   EXPECT_TRUE(is_problem(reuse, 401, "invalid_grant")) << reuse.describe();
   EXPECT_TRUE(logged_out(*tab.tab, "refresh_token_reuse", 5s));
   for (int n = 1; n <= 3; ++n) {
-    EXPECT_TRUE(is_token_refusal(validate(cluster().hub_port(n), r2.access_token), "session_revoked"))
+    EXPECT_TRUE(
+        is_token_refusal(validate(cluster().hub_port(n), r2.access_token), "session_revoked"))
         << "hub" << n;
   }
 }
@@ -343,8 +353,8 @@ TEST(Cluster, AReplicaThatMissesEveryMessageStillConvergesByThePeriodicRecheck) 
   auto t4 = open_tab(hub4.port(), s.access_token);
   EXPECT_EQ(t4.replica, "hub4");
 
-  const auto out = http_request(cluster().hub_port(2), "POST", "/v1/users/" + s.sub + "/logout",
-                                {api_auth()});
+  const auto out =
+      http_request(cluster().hub_port(2), "POST", "/v1/users/" + s.sub + "/logout", {api_auth()});
   ASSERT_EQ(out.status, 200) << out.describe();
   EXPECT_TRUE(logged_out(*t4.tab, "admin", 5s));
   EXPECT_GE(cluster_counter(hub4.port(), "repaired"), 1);

@@ -17,6 +17,8 @@
 
 #include <rapidjson/document.h>
 
+#include "harness_ws.hpp"
+
 namespace shub::it {
 
 using namespace std::chrono_literals;
@@ -71,40 +73,8 @@ struct session_tokens {
 // POST /v1/sessions with the test API key.
 session_tokens create_session(int port, const std::string& sub, const std::string& extra_json = {});
 
-// One browser tab: a WebSocket with its own I/O thread.
-class ws_tab {
- public:
-  // Connects (handshake done) or throws with the reason, e.g. the HTTP status on refusal.
-  ws_tab(int port, std::string origin = test_origin, std::string cookie = {},
-         int recv_buffer_bytes = 0);
-  ~ws_tab();
-  ws_tab(const ws_tab&) = delete;
-  ws_tab& operator=(const ws_tab&) = delete;
-
-  void send(const std::string& text);
-  void send_binary(const std::string& bytes);
-  void auth(const std::string& token) { send(R"({"type":"auth","token":")" + token + "\"}"); }
-  // The next frame within `timeout`, parsed; nullopt when none came.
-  std::optional<json> next(std::chrono::milliseconds timeout = 2s);
-  // Frames until one whose "type" (and, for events, "event") matches; nullopt on timeout.
-  std::optional<json> wait_event(const std::string& event, std::chrono::milliseconds timeout = 2s);
-  std::optional<json> wait_type(const std::string& type, std::chrono::milliseconds timeout = 2s);
-  // The close code the hub sent, waiting up to `timeout`; 0 if still open, -1 if dropped.
-  int close_code(std::chrono::milliseconds timeout = 2s);
-  std::string close_reason();
-  // Stops reading, answering pings included, with the TCP connection left open (a tab
-  // whose page froze, or a reader that cannot keep up).
-  void stall();
-  [[nodiscard]] std::size_t pending();
-  [[nodiscard]] std::chrono::steady_clock::time_point last_frame_at();
-
- private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
-};
-
-// A tab that authenticated and got `ready`.
-std::unique_ptr<ws_tab> authed_tab(int port, const std::string& token);
+using itest::authed_tab;
+using itest::ws_tab;
 
 // The user's password hash from `sessionhub hash-password`.
 std::string hash_password(const std::string& password);

@@ -1,0 +1,192 @@
+// harness_ws: a browser tab as a WebSocket client with its own I/O thread (Beast).
+#include "harness_ws.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace shub::itest {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace websocket = beast::websocket;
+
+struct ws_tab::impl {
+  net::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws{ioc};
+  beast::flat_buffer buf;
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<std::string> frames;
+  std::deque<std::pair<std::string, bool>> out;  // text, binary?
+  bool writing = false;
+  bool stalled = false;
+  int close = 0;
+  std::string reason;
+  std::chrono::steady_clock::time_point last_frame{};
+
+  void read() {
+    ws.async_read(buf, [this](beast::error_code ec, std::size_t) {
+      std::lock_guard lock(mutex);
+      if (ec == net::error::operation_aborted && stalled) return;  // stall(): silent, still open
+      if (ec) {
+        close = ec == websocket::error::closed ? ws.reason().code : -1;
+        reason = std::string(ws.reason().reason.c_str());
+        cv.notify_all();
+        return;
+      }
+      frames.push_back(beast::buffers_to_string(buf.data()));
+      last_frame = std::chrono::steady_clock::now();
+      buf.consume(buf.size());
+      cv.notify_all();
+      if (!stalled) read();
+    });
+  }
+  void write() {
+    if (out.empty()) {
+      writing = false;
+      return;
+    }
+    writing = true;
+    ws.binary(out.front().second);
+    ws.async_write(net::buffer(out.front().first), [this](beast::error_code ec, std::size_t) {
+      out.pop_front();
+      if (ec) {
+        out.clear();
+        writing = false;
+        return;
+      }
+      write();
+    });
+  }
+};
+
+ws_tab::ws_tab(int port, std::string origin, std::string cookie, int recv_buffer_bytes)
+    : impl_(std::make_unique<impl>()) {
+  auto& sock = beast::get_lowest_layer(impl_->ws).socket();
+  sock.open(net::ip::tcp::v4());
+  if (recv_buffer_bytes > 0)
+    sock.set_option(net::socket_base::receive_buffer_size(recv_buffer_bytes));
+  sock.connect({net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  impl_->ws.set_option(
+      websocket::stream_base::decorator([origin, cookie](websocket::request_type& r) {
+        if (!origin.empty()) r.set(bhttp::field::origin, origin);
+        if (!cookie.empty()) r.set(bhttp::field::cookie, cookie);
+        r.set(bhttp::field::sec_websocket_protocol, "sessionhub.v1");
+      }));
+  websocket::response_type res;
+  beast::error_code ec;
+  impl_->ws.handshake(res, "127.0.0.1", "/v1/ws", ec);
+  if (ec) throw std::runtime_error("handshake refused: " + std::to_string(res.result_int()));
+  impl_->read();
+  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+}
+
+ws_tab::~ws_tab() {
+  impl_->ioc.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void ws_tab::send(const std::string& text) {
+  net::post(impl_->ioc, [this, text] {
+    impl_->out.emplace_back(text, false);
+    if (!impl_->writing) impl_->write();
+  });
+}
+
+void ws_tab::send_binary(const std::string& bytes) {
+  net::post(impl_->ioc, [this, bytes] {
+    impl_->out.emplace_back(bytes, true);
+    if (!impl_->writing) impl_->write();
+  });
+}
+
+std::optional<json> ws_tab::next(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  if (!impl_->cv.wait_for(lock, timeout, [&] { return !impl_->frames.empty(); }))
+    return std::nullopt;
+  json d;
+  d.Parse(impl_->frames.front().c_str());
+  impl_->frames.pop_front();
+  return d;
+}
+
+std::optional<json> ws_tab::wait_type(const std::string& type, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    auto f = next(left);
+    if (!f) return std::nullopt;
+    if (f->IsObject() && f->HasMember("type") && (*f)["type"] == type.c_str()) return f;
+  }
+}
+
+std::optional<json> ws_tab::wait_event(const std::string& event,
+                                       std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    auto f = wait_type("event", left);
+    if (!f) return std::nullopt;
+    if ((*f)["event"] == event.c_str()) return f;
+  }
+}
+
+int ws_tab::close_code(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  impl_->cv.wait_for(lock, timeout, [&] { return impl_->close != 0; });
+  return impl_->close;
+}
+
+std::string ws_tab::close_reason() {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->reason;
+}
+
+void ws_tab::stall() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stalled = true;
+  }
+  // Cancel the pending read: Beast answers pings inside a read, and a stalled tab must
+  // neither read nor pong. The TCP connection stays open.
+  net::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    beast::get_lowest_layer(impl_->ws).socket().cancel(ec);
+  });
+}
+
+std::size_t ws_tab::pending() {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->frames.size();
+}
+
+std::chrono::steady_clock::time_point ws_tab::last_frame_at() {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->last_frame;
+}
+
+std::unique_ptr<ws_tab> authed_tab(int port, const std::string& token) {
+  auto tab = std::make_unique<ws_tab>(port);
+  tab->auth(token);
+  if (!tab->wait_type("ready", 5s)) throw std::runtime_error("no ready frame");
+  return tab;
+}
+
+}  // namespace shub::itest
