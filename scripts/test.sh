@@ -26,7 +26,7 @@ cmake --build build -j"$jobs"
 echo "== ASan+UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSESSIONHUB_SANITIZE=ON \
   -DSESSIONHUB_BENCHMARKS=OFF >/dev/null
-cmake --build build-asan -j"$jobs" --target unit_tests integration_tests sessionhub
+cmake --build build-asan -j"$jobs" --target unit_tests integration_tests cluster_tests sessionhub
 
 passed=0
 failed=0

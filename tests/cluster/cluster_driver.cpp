@@ -225,6 +225,21 @@ void cluster_driver::resume(const std::string& component) {
   }
 }
 
+std::string cluster_driver::sanitizer_reports() const {
+  std::string out;
+  for (const char* c : {"hub1", "hub2", "hub3"}) {
+    std::istringstream in(read_file(state_ + "/logs/" + c + ".log"));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("Sanitizer") != std::string::npos ||
+          line.find("runtime error:") != std::string::npos) {
+        out += std::string(c) + ": " + line + "\n";
+      }
+    }
+  }
+  return out;
+}
+
 std::string cluster_driver::logs_tail(int lines) const {
   std::string out;
   for (const char* c : {"redis", "hub1", "hub2", "hub3", "haproxy"}) {

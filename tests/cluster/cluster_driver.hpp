@@ -38,6 +38,9 @@ class cluster_driver {
   // SIGSTOP / SIGCONT to a component's process group.
   void pause(const std::string& component);
   void resume(const std::string& component);
+  // Lines of the replicas' logs where AddressSanitizer, LeakSanitizer or UBSan reported
+  // something (a sanitizer build's replicas print there, also when they exit).
+  [[nodiscard]] std::string sanitizer_reports() const;
   // The last lines of every component's log, for failure messages.
   [[nodiscard]] std::string logs_tail(int lines = 30) const;
 

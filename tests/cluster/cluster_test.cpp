@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +104,9 @@ class cluster_environment : public ::testing::Environment {
                                           << cluster().logs_tail();
   }
   void TearDown() override {
+    // Every replica stops (a sanitizer build reports leaks as it exits), then its log is read.
+    EXPECT_EQ(cluster().run({"down"}), 0) << cluster().logs_tail();
+    EXPECT_EQ(cluster().sanitizer_reports(), "");
     g_cluster = nullptr;
     cluster_.reset();
   }
@@ -286,7 +290,8 @@ TEST(Cluster, KillingAReplicaDuringALogoutLeavesNoTabOnTheRevokedSession) {
       logout_status = -1;  // the connection died with the replica
     }
   });
-  std::this_thread::sleep_for(2ms);
+  // Somewhere in its work: each run lands elsewhere (before, between or after its writes).
+  std::this_thread::sleep_for(std::chrono::microseconds(std::random_device{}() % 3000));
   const int pid3 = cluster().pid("hub3");
   ASSERT_GT(pid3, 0);
   ASSERT_EQ(::kill(-pid3, SIGKILL), 0);
@@ -308,9 +313,10 @@ TEST(Cluster, KillingAReplicaDuringALogoutLeavesNoTabOnTheRevokedSession) {
   EXPECT_TRUE(logged_out(*t1.tab, "user_logout", within)) << "tab on hub1";
   EXPECT_TRUE(logged_out(*t2.tab, "user_logout", within)) << "tab on hub2";
 
-  // The dead replica's tab lost its connection; it comes back through HAProxy with
-  // `resume`, and learns the logout it missed.
-  EXPECT_EQ(t3.tab->close_code(5s), -1);
+  // The dead replica's tab lost its connection (or, if hub3 finished first, was closed
+  // with 4010); it comes back through HAProxy with `resume`, and learns the logout.
+  const int closed = t3.tab->close_code(5s);
+  EXPECT_TRUE(closed == -1 || closed == 4010) << "closed with " << closed;
   ws_tab back(cluster().front_port());
   back.send(R"({"type":"resume","token":)" + json_quote(s.access_token) + R"(,"version":)" +
             std::to_string(t3.version) + "}");
