@@ -1,4 +1,4 @@
-#!/ usr / bin / env python3
+#!/usr/bin/env python3
 """A minimal WebSocket tab for the cluster checks (standard library only, loopback only).
 
     ws_probe.py --url http://127.0.0.1:8080 --origin http://127.0.0.1:8089 --token <access JWT>
@@ -26,7 +26,7 @@ class Closed(Exception):
 
 
 def send_frame(sock, opcode, payload):
-#Client frames are masked(RFC 6455 §5.3).
+    # Client frames are masked (RFC 6455 §5.3).
     head = bytes([0x80 | opcode])
     n = len(payload)
     if n < 126:
