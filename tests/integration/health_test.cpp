@@ -89,6 +89,15 @@ TEST(HttpHealth, AccessTokensVerifyAgainstTheJwks) {
   EXPECT_FALSE(key->verify(parts->signing_input, forged));
 }
 
+TEST(HttpHealth, HeadAnswersLikeGetWithoutABody) {
+  hub_process hub;
+  const auto r = http_request(hub.port(), "HEAD", "/healthz");
+  EXPECT_EQ(r.status, 200) << r.describe();
+  EXPECT_TRUE(r.body.empty()) << r.describe();
+  // The harness read the answer without waiting for body bytes that never come.
+  EXPECT_EQ(http_request(hub.port(), "GET", "/healthz").status, 200);
+}
+
 TEST(HttpHealth, BrowserSnippetIsServed) {
   hub_process hub;
   const auto r = http_request(hub.port(), "GET", "/sessionhub.js");

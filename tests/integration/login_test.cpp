@@ -190,6 +190,7 @@ TEST(HttpLogin, BadCredentialsAreInvalidCredentials) {
     EXPECT_TRUE(find_set_cookies(r, "shub_rt").empty()) << r.describe();
     EXPECT_EQ(r.body.find("refresh_token"), std::string::npos) << r.body;
   }
+  EXPECT_TRUE(hub.wait_for_log_msg("login_failed", 2s)) << hub.output();
 }
 
 TEST(HttpLogin, EachLoginIsItsOwnSession) {

@@ -2,17 +2,15 @@
 // exactly the right tabs, login/logout/extended/expiring, publish, resume, watch.
 #include <gtest/gtest.h>
 
-#include "support.hpp"
+#include "harness.hpp"
+#include "harness_ws.hpp"
+#include "hub_api.hpp"
 
-namespace shub::it {
+namespace shub::itest {
 namespace {
 
-std::string bearer() {
-  return std::string("Bearer ") + api_key;
-}
-
 std::int64_t stat(int port, const char* group, const char* name) {
-  const auto d = http(port, "GET", "/v1/stats", {}, {{"Authorization", bearer()}}).parse();
+  const auto d = http_request(port, "GET", "/v1/stats", {api_auth()}).json_body();
   return d[group][name].GetInt64();
 }
 
@@ -20,9 +18,9 @@ std::int64_t stat(int port, const char* group, const char* name) {
 // exactly that session's tabs well under 100 ms, the others see nothing, stats add up.
 TEST(WsEvents, LogoutReachesExactlyTheSessionsTabsQuickly) {
   hub_process hub;
-  const auto a1 = create_session(hub.port(), "alice");
-  const auto a2 = create_session(hub.port(), "alice");
-  const auto b1 = create_session(hub.port(), "bob");
+  const auto a1 = create_session_ok(hub.port(), "alice");
+  const auto a2 = create_session_ok(hub.port(), "alice");
+  const auto b1 = create_session_ok(hub.port(), "bob");
   std::vector<std::unique_ptr<ws_tab>> s1, others;
   for (int i = 0; i < 6; ++i)
     s1.push_back(authed_tab(hub.port(), a1.access_token));
@@ -33,9 +31,7 @@ TEST(WsEvents, LogoutReachesExactlyTheSessionsTabsQuickly) {
   const auto delivered_before = stat(hub.port(), "events", "delivered");
 
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_EQ(http(hub.port(), "DELETE", "/v1/sessions/" + a1.sid, {}, {{"Authorization", bearer()}})
-                .status,
-            204);
+  ASSERT_EQ(http_request(hub.port(), "DELETE", "/v1/sessions/" + a1.sid, {api_auth()}).status, 204);
   std::chrono::steady_clock::duration slowest{};
   for (auto& tab : s1) {
     const auto ev = tab->wait_event("logout", 2s);
@@ -60,11 +56,11 @@ TEST(WsEvents, LogoutReachesExactlyTheSessionsTabsQuickly) {
 
 TEST(WsEvents, LoginReachesTheUsersTabsOnly) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
-  const auto b = create_session(hub.port(), "bob");
+  const auto a = create_session_ok(hub.port(), "alice");
+  const auto b = create_session_ok(hub.port(), "bob");
   auto alice = authed_tab(hub.port(), a.access_token);
   auto bob = authed_tab(hub.port(), b.access_token);
-  const auto again = create_session(hub.port(), "alice");
+  const auto again = create_session_ok(hub.port(), "alice");
   const auto ev = alice->wait_event("login");
   ASSERT_TRUE(ev);
   EXPECT_STREQ((*ev)["data"]["sid"].GetString(), again.sid.c_str());
@@ -74,8 +70,8 @@ TEST(WsEvents, LoginReachesTheUsersTabsOnly) {
 
 TEST(WsEvents, ExtendFromOneTabMovesEveryTabOfTheSession) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
-  const auto other = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
+  const auto other = create_session_ok(hub.port(), "alice");
   auto t1 = authed_tab(hub.port(), a.access_token);
   auto t2 = authed_tab(hub.port(), a.access_token);
   auto t3 = authed_tab(hub.port(), other.access_token);
@@ -91,15 +87,15 @@ TEST(WsEvents, ExtendFromOneTabMovesEveryTabOfTheSession) {
 
 TEST(WsEvents, HttpExtendAndRefreshAreAnnounced) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto tab = authed_tab(hub.port(), a.access_token);
-  ASSERT_EQ(
-      http(hub.port(), "POST", "/v1/extend", {}, {{"Authorization", "Bearer " + a.access_token}})
-          .status,
-      200);
+  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/extend",
+                         {{"Authorization", "Bearer " + a.access_token}})
+                .status,
+            200);
   ASSERT_TRUE(tab->wait_event("session.extended"));
-  const auto r =
-      http(hub.port(), "POST", "/v1/refresh", "{\"refresh_token\":\"" + a.refresh_token + "\"}");
+  const auto r = http_request(hub.port(), "POST", "/v1/refresh", {json_type()},
+                              "{\"refresh_token\":\"" + *a.refresh_token + "\"}");
   ASSERT_EQ(r.status, 200);
   const auto refreshed = tab->wait_event("token.refreshed");
   ASSERT_TRUE(refreshed);
@@ -110,7 +106,7 @@ TEST(WsEvents, HttpExtendAndRefreshAreAnnounced) {
 
 TEST(WsEvents, ActivityIsCoalescedAndAnnounced) {
   hub_process hub({"--activity-coalesce-ms", "60000"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto t1 = authed_tab(hub.port(), a.access_token);
   auto t2 = authed_tab(hub.port(), a.access_token);
   for (int i = 0; i < 5; ++i)
@@ -122,7 +118,7 @@ TEST(WsEvents, ActivityIsCoalescedAndAnnounced) {
 
 TEST(WsEvents, IdleWarningThenExactlyOneIdleLogout) {
   hub_process hub({"--idle-timeout-s", "3", "--warn-before-s", "2"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto t1 = authed_tab(hub.port(), a.access_token);
   auto t2 = authed_tab(hub.port(), a.access_token);
   const auto warn = t1->wait_event("session.expiring", 3s);
@@ -136,15 +132,15 @@ TEST(WsEvents, IdleWarningThenExactlyOneIdleLogout) {
   EXPECT_TRUE(t2->wait_event("logout", 1s));
   EXPECT_EQ(t2->close_code(2s), 4010);
   // The store agrees: the access token's session is revoked.
-  const auto v =
-      http(hub.port(), "GET", "/v1/validate", {}, {{"Authorization", "Bearer " + a.access_token}});
+  const auto v = http_request(hub.port(), "GET", "/v1/validate",
+                              {{"Authorization", "Bearer " + a.access_token}});
   EXPECT_EQ(v.status, 401);
   EXPECT_NE(v.body.find("session_revoked"), std::string::npos);
 }
 
 TEST(WsEvents, ExtendDismissesTheWarningAndDefersTheLogout) {
   hub_process hub({"--idle-timeout-s", "3", "--warn-before-s", "2"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto tab = authed_tab(hub.port(), a.access_token);
   ASSERT_TRUE(tab->wait_event("session.expiring", 3s));
   tab->send(R"({"type":"extend"})");
@@ -154,33 +150,34 @@ TEST(WsEvents, ExtendDismissesTheWarningAndDefersTheLogout) {
 
 TEST(WsEvents, PublishReachesTheChannelAndRefusesReservedNames) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
-  const auto b = create_session(hub.port(), "bob");
+  const auto a = create_session_ok(hub.port(), "alice");
+  const auto b = create_session_ok(hub.port(), "bob");
   auto alice = authed_tab(hub.port(), a.access_token);
   auto bob = authed_tab(hub.port(), b.access_token);
-  const auto r = http(hub.port(), "POST", "/v1/publish",
-                      R"({"channel":"user:alice","event":"cart.updated","data":{"items":3}})",
-                      {{"Authorization", bearer()}});
+  const auto r =
+      http_request(hub.port(), "POST", "/v1/publish", {api_auth(), json_type()},
+                   R"({"channel":"user:alice","event":"cart.updated","data":{"items":3}})");
   ASSERT_EQ(r.status, 202);
   const auto ev = alice->wait_event("cart.updated");
   ASSERT_TRUE(ev);
   EXPECT_EQ((*ev)["data"]["items"].GetInt(), 3);
-  EXPECT_STREQ((*ev)["id"].GetString(), r.parse()["id"].GetString());
+  EXPECT_STREQ((*ev)["id"].GetString(), r.json_body()["id"].GetString());
   EXPECT_FALSE(bob->next(300ms));
   for (const char* name : {"logout", "login", "session.extended", "session.x"}) {
-    const auto bad = http(hub.port(), "POST", "/v1/publish",
-                          std::string(R"({"channel":"user:alice","event":")") + name + "\"}",
-                          {{"Authorization", bearer()}});
+    const auto bad =
+        http_request(hub.port(), "POST", "/v1/publish", {api_auth(), json_type()},
+                     std::string(R"({"channel":"user:alice","event":")") + name + "\"}");
     EXPECT_EQ(bad.status, 400) << name;
   }
-  EXPECT_EQ(
-      http(hub.port(), "POST", "/v1/publish", R"({"channel":"user:alice","event":"x"})").status,
-      401);
+  EXPECT_EQ(http_request(hub.port(), "POST", "/v1/publish", {json_type()},
+                         R"({"channel":"user:alice","event":"x"})")
+                .status,
+            401);
 }
 
 TEST(WsEvents, ResumeAfterAMissedLogoutLearnsIt) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   std::uint64_t version = 0;
   {
     auto tab = std::make_unique<ws_tab>(hub.port());
@@ -189,9 +186,7 @@ TEST(WsEvents, ResumeAfterAMissedLogoutLearnsIt) {
     ASSERT_TRUE(ready);
     version = (*ready)["version"].GetUint64();
   }  // the tab goes away (laptop lid closed)
-  ASSERT_EQ(
-      http(hub.port(), "POST", "/v1/users/alice/logout", {}, {{"Authorization", bearer()}}).status,
-      200);
+  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/users/alice/logout", {api_auth()}).status, 200);
   ws_tab back(hub.port());
   back.send(R"({"type":"resume","token":")" + a.access_token + R"(","version":)" +
             std::to_string(version) + "}");
@@ -206,11 +201,11 @@ TEST(WsEvents, ResumeAfterAMissedLogoutLearnsIt) {
 
 TEST(WsEvents, ResumeOfAChangedSessionSendsTheLatestState) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
-  ASSERT_EQ(
-      http(hub.port(), "POST", "/v1/extend", {}, {{"Authorization", "Bearer " + a.access_token}})
-          .status,
-      200);
+  const auto a = create_session_ok(hub.port(), "alice");
+  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/extend",
+                         {{"Authorization", "Bearer " + a.access_token}})
+                .status,
+            200);
   ws_tab tab(hub.port());
   tab.send(R"({"type":"resume","token":")" + a.access_token + R"(","version":1})");
   const auto ready = tab.wait_type("ready");
@@ -222,7 +217,7 @@ TEST(WsEvents, ResumeOfAChangedSessionSendsTheLatestState) {
 }
 
 TEST(WsEvents, WatchingTabLearnsOfALoginOnItsDevice) {
-  hub_process hub({}, true);
+  hub_process hub;
   const std::string did = "Wd3vIc3Id0fTh1sBr0wsr0";  // 22 base64url characters
   ws_tab watcher(hub.port(), test_origin, "shub_did=" + did);
   watcher.send(R"({"type":"watch"})");
@@ -234,15 +229,15 @@ TEST(WsEvents, WatchingTabLearnsOfALoginOnItsDevice) {
   elsewhere.send(R"({"type":"watch"})");
   ASSERT_TRUE(elsewhere.wait_type("ready"));
   const auto login =
-      http(hub.port(), "POST", "/v1/login", R"({"username":"alice","password":"wonderland"})",
-           {{"Cookie", "shub_did=" + did}});
+      http_request(hub.port(), "POST", "/v1/login", {{"Cookie", "shub_did=" + did}, json_type()},
+                   R"({"username":"alice","password":"wonderland"})");
   ASSERT_EQ(login.status, 200);
   const auto ev = watcher.wait_event("login");
   ASSERT_TRUE(ev);
   EXPECT_STREQ((*ev)["data"]["sub"].GetString(), "alice");
   EXPECT_FALSE(elsewhere.next(300ms));
   // The watcher authenticates on the same socket, as the snippet does.
-  watcher.auth(login.parse()["access_token"].GetString());
+  watcher.auth(login.json_body()["access_token"].GetString());
   const auto authed = watcher.wait_type("ready");
   ASSERT_TRUE(authed);
   EXPECT_STREQ((*authed)["sub"].GetString(), "alice");
@@ -250,9 +245,9 @@ TEST(WsEvents, WatchingTabLearnsOfALoginOnItsDevice) {
 
 TEST(WsEvents, LogoutOverTheSocketWithUserScope) {
   hub_process hub;
-  const auto a1 = create_session(hub.port(), "alice");
-  const auto a2 = create_session(hub.port(), "alice");
-  const auto b = create_session(hub.port(), "bob");
+  const auto a1 = create_session_ok(hub.port(), "alice");
+  const auto a2 = create_session_ok(hub.port(), "alice");
+  const auto b = create_session_ok(hub.port(), "bob");
   auto t1 = authed_tab(hub.port(), a1.access_token);
   auto t2 = authed_tab(hub.port(), a2.access_token);
   auto tb = authed_tab(hub.port(), b.access_token);
@@ -269,12 +264,12 @@ TEST(WsEvents, LogoutOverTheSocketWithUserScope) {
 
 TEST(WsEvents, RefreshTokenReuseLogsEveryTabOut) {
   hub_process hub({"--reuse-interval-s", "0"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto tab = authed_tab(hub.port(), a.access_token);
-  const std::string body = "{\"refresh_token\":\"" + a.refresh_token + "\"}";
-  ASSERT_EQ(http(hub.port(), "POST", "/v1/refresh", body).status, 200);
+  const std::string body = "{\"refresh_token\":\"" + *a.refresh_token + "\"}";
+  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/refresh", {json_type()}, body).status, 200);
   std::this_thread::sleep_for(1100ms);
-  ASSERT_EQ(http(hub.port(), "POST", "/v1/refresh", body).status, 401);
+  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/refresh", {json_type()}, body).status, 401);
   const auto ev = tab->wait_event("logout");
   ASSERT_TRUE(ev);
   EXPECT_STREQ((*ev)["data"]["reason"].GetString(), "refresh_token_reuse");
@@ -282,4 +277,4 @@ TEST(WsEvents, RefreshTokenReuseLogsEveryTabOut) {
 }
 
 }  // namespace
-}  // namespace shub::it
+}  // namespace shub::itest

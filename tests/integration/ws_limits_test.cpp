@@ -3,17 +3,15 @@
 // per-session limits, token replacement and the drain on SIGTERM.
 #include <gtest/gtest.h>
 
-#include "support.hpp"
+#include "harness.hpp"
+#include "harness_ws.hpp"
+#include "hub_api.hpp"
 
-namespace shub::it {
+namespace shub::itest {
 namespace {
 
-std::string bearer() {
-  return std::string("Bearer ") + api_key;
-}
-
 json stats(int port) {
-  return http(port, "GET", "/v1/stats", {}, {{"Authorization", bearer()}}).parse();
+  return http_request(port, "GET", "/v1/stats", {api_auth()}).json_body();
 }
 
 TEST(WsLimits, UnlistedOrMissingOriginIsRefused) {
@@ -25,13 +23,13 @@ TEST(WsLimits, UnlistedOrMissingOriginIsRefused) {
     EXPECT_NE(std::string(e.what()).find("403"), std::string::npos) << e.what();
   }
   EXPECT_THROW(ws_tab(hub.port(), ""), std::runtime_error);
-  EXPECT_TRUE(hub.wait_for_log("ws_origin_refused", 2s));
+  EXPECT_TRUE(hub.wait_for_log_msg("ws_origin_refused", 2s));
   ws_tab ok(hub.port());  // the listed origin passes
 }
 
 TEST(WsLimits, PlainGetOfTheEndpointIs426) {
   hub_process hub;
-  const auto r = http(hub.port(), "GET", "/v1/ws");
+  const auto r = http_request(hub.port(), "GET", "/v1/ws", {});
   EXPECT_EQ(r.status, 426);
   EXPECT_NE(r.body.find("upgrade_required"), std::string::npos);
 }
@@ -47,7 +45,7 @@ TEST(WsLimits, SilentConnectionClosedWith4008) {
 
 TEST(WsLimits, BadTokensClose4001WithAReason) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   std::string tampered = a.access_token;
   tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
   for (const std::string& token : {std::string("garbage"), tampered, std::string("a.b.c")}) {
@@ -58,9 +56,7 @@ TEST(WsLimits, BadTokensClose4001WithAReason) {
     EXPECT_STREQ((*err)["code"].GetString(), "token_invalid");
     EXPECT_EQ(tab.close_code(), 4001);
   }
-  ASSERT_EQ(
-      http(hub.port(), "DELETE", "/v1/sessions/" + a.sid, {}, {{"Authorization", bearer()}}).status,
-      204);
+  ASSERT_EQ(http_request(hub.port(), "DELETE", "/v1/sessions/" + a.sid, {api_auth()}).status, 204);
   ws_tab revoked(hub.port());
   revoked.auth(a.access_token);
   const auto err = revoked.wait_type("error");
@@ -71,7 +67,7 @@ TEST(WsLimits, BadTokensClose4001WithAReason) {
 
 TEST(WsLimits, ExpiredAccessTokenCloses4001) {
   hub_process hub({"--access-ttl-s", "1", "--clock-leeway-s", "0"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   std::this_thread::sleep_for(2100ms);
   ws_tab tab(hub.port());
   tab.auth(a.access_token);
@@ -113,12 +109,12 @@ TEST(WsLimits, MalformedFramesGetErrorsThenAClose) {
   ASSERT_TRUE(tab.wait_type("error"));
   EXPECT_EQ(tab.close_code(), 1008);
   // Hostile input is survived: the hub still serves.
-  EXPECT_EQ(http(hub.port(), "GET", "/healthz").status, 200);
+  EXPECT_EQ(http_request(hub.port(), "GET", "/healthz", {}).status, 200);
 }
 
 TEST(WsLimits, FrameFloodCloses4009) {
   hub_process hub({"--ws-rate-limit", "5"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto tab = authed_tab(hub.port(), a.access_token);
   for (int i = 0; i < 40; ++i)
     tab->send(R"({"type":"activity"})");
@@ -133,7 +129,7 @@ std::int64_t s_kicks(int port) {
 TEST(WsLimits, SlowConsumerIsClosedWhileFastTabsKeepUp) {
   hub_process hub(
       {"--ws-queue-frames", "64", "--ws-queue-bytes", "65536", "--ws-rate-limit", "1000"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   ws_tab slow(hub.port(), test_origin, {}, 4096);
   slow.auth(a.access_token);
   ASSERT_TRUE(slow.wait_type("ready"));
@@ -142,26 +138,26 @@ TEST(WsLimits, SlowConsumerIsClosedWhileFastTabsKeepUp) {
   const std::string payload(12000, 'p');  // fills the kernel's socket buffers quickly
   int received = 0;
   for (int i = 0; i < 1500 && s_kicks(hub.port()) == 0; ++i) {
-    ASSERT_EQ(http(hub.port(), "POST", "/v1/publish",
-                   R"({"channel":"user:alice","event":"bulk","data":{"p":")" + payload + "\"}}",
-                   {{"Authorization", bearer()}})
-                  .status,
-              202);
+    ASSERT_EQ(
+        http_request(hub.port(), "POST", "/v1/publish", {api_auth(), json_type()},
+                     R"({"channel":"user:alice","event":"bulk","data":{"p":")" + payload + "\"}}")
+            .status,
+        202);
     if (fast->wait_event("bulk", 2s)) ++received;
   }
   const auto s = stats(hub.port());
   EXPECT_GE(s["connections"]["slow_consumer_kicks"].GetInt64(), 1);
-  EXPECT_TRUE(hub.wait_for_log("slow_consumer", 2s));
+  EXPECT_TRUE(hub.wait_for_log_msg("slow_consumer", 2s));
   EXPECT_GT(received, 0);
   // The fast tab saw every event it was sent, promptly: its latency did not suffer.
   EXPECT_EQ(fast->pending(), 0u);
   EXPECT_LT(s["fanout_latency_ms"]["p99"].GetDouble(), 50.0);
-  EXPECT_EQ(http(hub.port(), "GET", "/healthz").status, 200);
+  EXPECT_EQ(http_request(hub.port(), "GET", "/healthz", {}).status, 200);
 }
 
 TEST(WsLimits, TooManyConnectionsForOneSession) {
   hub_process hub({"--max-connections-per-session", "2"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto t1 = authed_tab(hub.port(), a.access_token);
   auto t2 = authed_tab(hub.port(), a.access_token);
   ws_tab t3(hub.port());
@@ -185,13 +181,13 @@ TEST(WsLimits, TooManyConnectionsFromOneAddress) {
 
 TEST(WsLimits, TokenFrameReplacesTheTokenOfTheSameSessionOnly) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
-  const auto b = create_session(hub.port(), "bob");
+  const auto a = create_session_ok(hub.port(), "alice");
+  const auto b = create_session_ok(hub.port(), "bob");
   auto tab = authed_tab(hub.port(), a.access_token);
-  const auto r =
-      http(hub.port(), "POST", "/v1/refresh", "{\"refresh_token\":\"" + a.refresh_token + "\"}");
-  tab->send(R"({"type":"token","token":")" + std::string(r.parse()["access_token"].GetString()) +
-            "\"}");
+  const auto r = http_request(hub.port(), "POST", "/v1/refresh", {json_type()},
+                              "{\"refresh_token\":\"" + *a.refresh_token + "\"}");
+  tab->send(R"({"type":"token","token":")" +
+            std::string(r.json_body()["access_token"].GetString()) + "\"}");
   EXPECT_EQ(tab->close_code(500ms), 0);
   tab->send(R"({"type":"token","token":")" + b.access_token + "\"}");
   const auto err = tab->wait_type("error");
@@ -202,24 +198,24 @@ TEST(WsLimits, TokenFrameReplacesTheTokenOfTheSameSessionOnly) {
 
 TEST(WsLimits, PingsKeepLiveTabsAndSilentPeersAreDropped) {
   hub_process hub({"--ping-interval-s", "1", "--silent-timeout-s", "3"});
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto live = authed_tab(hub.port(), a.access_token);  // reads, so it answers pings
   auto silent = authed_tab(hub.port(), a.access_token);
   silent->stall();  // reads nothing more: no pongs, no frames
-  EXPECT_TRUE(hub.wait_for_log("ws_silent_peer", 6s));
+  EXPECT_TRUE(hub.wait_for_log_msg("ws_silent_peer", 6s));
   EXPECT_EQ(live->close_code(500ms), 0);
   EXPECT_EQ(stats(hub.port())["connections"]["authenticated"].GetInt64(), 1);
   // The live tab still gets events after the silent one is gone.
-  ASSERT_EQ(
-      http(hub.port(), "POST", "/v1/extend", {}, {{"Authorization", "Bearer " + a.access_token}})
-          .status,
-      200);
+  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/extend",
+                         {{"Authorization", "Bearer " + a.access_token}})
+                .status,
+            200);
   EXPECT_TRUE(live->wait_event("session.extended"));
 }
 
 TEST(WsLimits, SigtermClosesEveryTabWith1001AndExitsZero) {
   hub_process hub;
-  const auto a = create_session(hub.port(), "alice");
+  const auto a = create_session_ok(hub.port(), "alice");
   auto t1 = authed_tab(hub.port(), a.access_token);
   ws_tab t2(hub.port());
   t2.send(R"({"type":"watch"})");
@@ -230,4 +226,4 @@ TEST(WsLimits, SigtermClosesEveryTabWith1001AndExitsZero) {
 }
 
 }  // namespace
-}  // namespace shub::it
+}  // namespace shub::itest
