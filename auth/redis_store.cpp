@@ -89,6 +89,25 @@ std::string_view text_of(const redisReply* r) {
              : std::string_view();
 }
 
+// hiredis's argv form of a command: pointers and lengths (binary-safe).
+struct argv_view {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  explicit argv_view(const argv_t& args) {
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+  }
+  [[nodiscard]] int argc() const { return static_cast<int>(argv.size()); }
+};
+
+reply_ptr send_command(redisContext* ctx, const argv_t& args) {
+  argv_view v(args);
+  return reply_ptr(
+      static_cast<redisReply*>(redisCommandArgv(ctx, v.argc(), v.argv.data(), v.lens.data())));
+}
+
 // The session as HSET field/value pairs.
 void append_fields(argv_t& a, const session& s) {
   const auto put = [&](const char* k, std::string v) {
@@ -251,28 +270,14 @@ class redis_store::lease {
 
   // One command; null on an I/O error or an error reply (the connection is then dropped).
   reply_ptr command(const argv_t& args) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    reply_ptr r(static_cast<redisReply*>(
-        redisCommandArgv(c_->ctx, static_cast<int>(args.size()), argv.data(), lens.data())));
-    return checked(std::move(r), args.front());
+    return checked(send_command(c_->ctx, args), args.front());
   }
 
   // Several commands in one round trip; empty on any failure.
   std::vector<reply_ptr> pipeline(const std::vector<argv_t>& commands) {
     for (const auto& args : commands) {
-      std::vector<const char*> argv;
-      std::vector<std::size_t> lens;
-      for (const auto& a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      if (redisAppendCommandArgv(c_->ctx, static_cast<int>(args.size()), argv.data(),
-                                 lens.data()) != REDIS_OK) {
+      argv_view v(args);
+      if (redisAppendCommandArgv(c_->ctx, v.argc(), v.argv.data(), v.lens.data()) != REDIS_OK) {
         return fail_pipeline("append");
       }
     }
@@ -303,25 +308,11 @@ class redis_store::lease {
                                                      : sha_index;
     argv_t args{"EVALSHA", sha, std::to_string(numkeys)};
     args.insert(args.end(), keys_and_args.begin(), keys_and_args.end());
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    reply_ptr r(static_cast<redisReply*>(
-        redisCommandArgv(c_->ctx, static_cast<int>(args.size()), argv.data(), lens.data())));
+    reply_ptr r = send_command(c_->ctx, args);
     if (r && r->type == REDIS_REPLY_ERROR && text_of(r.get()).rfind("NOSCRIPT", 0) == 0) {
       args[0] = "EVAL";
       args[1] = body;
-      argv.clear();
-      lens.clear();
-      for (const auto& a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      r.reset(static_cast<redisReply*>(
-          redisCommandArgv(c_->ctx, static_cast<int>(args.size()), argv.data(), lens.data())));
+      r = send_command(c_->ctx, args);
     }
     return checked(std::move(r), "EVAL");
   }

@@ -78,44 +78,11 @@ TEST(RedisStore, TwoReplicasRacingOnOneSessionHaveOneWinnerPerRound) {
   redis_store a(options_for(redis)), b(options_for(redis));
   const session s = live_session("s1");
   ASSERT_EQ(a.create(s, record_for(s, "rt0")), store_status::ok);
-  constexpr int threads = 6;
   constexpr int rounds = 40;
-  std::vector<std::atomic<int>> wins(rounds);
-  std::atomic<int> errors{0};
-  std::barrier sync(threads);
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      session_store& store = t % 2 == 0 ? static_cast<session_store&>(a) : b;
-      for (int r = 0; r < rounds; ++r) {
-        const auto got = store.get("s1");
-        sync.arrive_and_wait();
-        if (!got.ok()) {
-          ++errors;
-        } else {
-          session next = got.value;
-          const std::uint64_t read = next.version;
-          ++next.version;
-          ++next.rt_generation;
-          const refresh_record rt = record_for(next, std::to_string(r) + "/" + std::to_string(t));
-          const store_status st = store.update(next, read, &rt);
-          if (st == store_status::ok) {
-            ++wins[r];
-          } else if (st != store_status::conflict) {
-            ++errors;
-          } else if (store.find_refresh(rt.hash).status != store_status::not_found) {
-            ++errors;  // a losing write leaves no refresh record behind
-          }
-        }
-        sync.arrive_and_wait();
-      }
-    });
-  }
-  for (auto& th : pool)
-    th.join();
-  EXPECT_EQ(errors.load(), 0);
+  const auto outcome = race_compare_and_set({&a, &b}, "s1", 6, rounds);
+  EXPECT_EQ(outcome.errors, 0);
   for (int r = 0; r < rounds; ++r)
-    EXPECT_EQ(wins[r].load(), 1) << "round " << r;
+    EXPECT_EQ(outcome.wins[r], 1) << "round " << r;
   EXPECT_EQ(b.get("s1").value.version, 1u + rounds);
   EXPECT_EQ(a.get("s1").value.rt_generation, 1u + rounds);
 }

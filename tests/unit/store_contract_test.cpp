@@ -255,43 +255,13 @@ TEST_P(StoreContract, CountActiveRespectsBothExpiries) {
 
 // Each round every thread reads the same version, then all race to bump it: one wins.
 TEST_P(StoreContract, ConcurrentCompareAndSetHasOneWinnerPerRound) {
-  constexpr int threads = 8;
   constexpr int rounds = 50;
-  session s = make_session("s1");
+  const session s = make_session("s1");
   ASSERT_EQ(store_.create(s, record_for(s, "a")), store_status::ok);
-  std::vector<std::atomic<int>> wins(rounds);
-  std::atomic<int> errors{0};
-  std::barrier sync(threads);
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (int r = 0; r < rounds; ++r) {
-        auto got = store_.get("s1");
-        sync.arrive_and_wait();
-        if (!got.ok()) {
-          ++errors;
-        } else {
-          session next = got.value;
-          const std::uint64_t read = next.version;
-          ++next.version;
-          ++next.rt_generation;
-          const refresh_record rt = record_for(next, std::to_string(r) + "/" + std::to_string(t));
-          const store_status st = store_.update(next, read, &rt);
-          if (st == store_status::ok) {
-            ++wins[r];
-          } else if (st != store_status::conflict) {
-            ++errors;
-          }
-        }
-        sync.arrive_and_wait();
-      }
-    });
-  }
-  for (auto& th : pool)
-    th.join();
-  EXPECT_EQ(errors.load(), 0);
+  const auto outcome = race_compare_and_set({&store_}, "s1", 8, rounds);
+  EXPECT_EQ(outcome.errors, 0);
   for (int r = 0; r < rounds; ++r)
-    EXPECT_EQ(wins[r].load(), 1) << "round " << r;
+    EXPECT_EQ(outcome.wins[r], 1) << "round " << r;
   EXPECT_EQ(store_.get("s1").value.version, 1u + rounds);
 }
 

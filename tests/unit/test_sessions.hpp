@@ -3,10 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <barrier>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "auth/session.hpp"
+#include "auth/session_store.hpp"
 
 namespace shub::auth::test {
 
@@ -68,6 +72,55 @@ inline std::vector<std::string> sids_of(const std::vector<session>& v) {
   std::vector<std::string> out;
   for (const auto& s : v)
     out.push_back(s.sid);
+  return out;
+}
+
+// Each round every thread reads session `sid` (thread t through stores[t % stores.size()],
+// so several stores are several replicas), then all race to bump its version with a new
+// refresh record. Returns the winners of each round; `errors` counts anything but ok or
+// conflict, and a losing write that left its refresh record behind.
+struct race_outcome {
+  std::vector<int> wins;
+  int errors = 0;
+};
+inline race_outcome race_compare_and_set(const std::vector<session_store*>& stores,
+                                         const std::string& sid, int threads, int rounds) {
+  std::vector<std::atomic<int>> wins(static_cast<std::size_t>(rounds));
+  std::atomic<int> errors{0};
+  std::barrier sync(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      session_store& store = *stores[static_cast<std::size_t>(t) % stores.size()];
+      for (int r = 0; r < rounds; ++r) {
+        const auto got = store.get(sid);
+        sync.arrive_and_wait();
+        if (!got.ok()) {
+          ++errors;
+        } else {
+          session next = got.value;
+          const std::uint64_t read = next.version;
+          ++next.version;
+          ++next.rt_generation;
+          const refresh_record rt = record_for(next, std::to_string(r) + "/" + std::to_string(t));
+          const store_status st = store.update(next, read, &rt);
+          if (st == store_status::ok) {
+            ++wins[static_cast<std::size_t>(r)];
+          } else if (st != store_status::conflict ||
+                     store.find_refresh(rt.hash).status != store_status::not_found) {
+            ++errors;
+          }
+        }
+        sync.arrive_and_wait();
+      }
+    });
+  }
+  for (auto& th : pool)
+    th.join();
+  race_outcome out;
+  out.errors = errors.load();
+  for (auto& w : wins)
+    out.wins.push_back(w.load());
   return out;
 }
 
