@@ -3,6 +3,7 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <charconv>
@@ -358,6 +359,12 @@ class redis_store::lease {
 
 redis_store::redis_store(redis_options options) : options_(std::move(options)) {
   if (options_.pool < 1) options_.pool = 1;
+  // hiredis writes with write(2): on a connection Redis has reset that raises SIGPIPE,
+  // whose default action ends the process. A broken connection must be an error instead.
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+    ::signal(SIGPIPE, SIG_IGN);
+  }
 }
 
 redis_store::~redis_store() = default;

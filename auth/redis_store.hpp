@@ -15,7 +15,8 @@
 // entry (filtered), never a session that a list or a reuse check misses.
 //
 // A pool of connections, each used by one call at a time, connected lazily and dropped on
-// any error; every command is bounded by the timeout. Any failure answers `unavailable`:
+// any error; every command is bounded by the timeout. Constructing one sets SIGPIPE to be
+// ignored (unless the program chose a disposition): hiredis writes with write(2). Any failure answers `unavailable`:
 // callers fail closed.
 #pragma once
 

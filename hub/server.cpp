@@ -130,7 +130,10 @@ int run_server(const config& cfg) {
   net::ip::tcp::endpoint at;
   try {
     at = parse_listen(cfg.listen);
-    hub = std::make_unique<hub_state>(cfg, open_store(cfg), load_signing_keys(cfg));
+    // The store first: it makes the directory a generated key is kept in.
+    auto store = open_store(cfg);
+    auto keys = load_signing_keys(cfg);
+    hub = std::make_unique<hub_state>(cfg, std::move(store), std::move(keys));
   } catch (const std::exception& e) {
     log::error("startup_failed").str("error", e.what()).emit();
     return 1;
