@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server haproxy curl ca-certificates python3
   chromium  # the browser tests drive Debian's Chromium (never a downloaded one)
+  nginx-light libnginx-mod-nchan gnuplot-nox  # benchmark peer (nchan) and plots (loadtest/)
 )
 # Node.js runs the snippet's build and tests; any installed Node >= 18 will do (Debian 12's
 # own is 18), so it is only installed when there is none.
@@ -34,4 +35,9 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# nginx is only a benchmark peer, started on loopback by loadtest/peers/peer.sh: not a
+# system service listening on port 80.
+if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null; then
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
 echo "setup: done"

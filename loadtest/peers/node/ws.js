@@ -1,0 +1,39 @@
+// The plain `ws` peer: what a user could write by hand. WebSocket subscribers on
+// /sub/<channel> get each published body as one text frame; POST /pub/<channel> fans out.
+//   node ws.js --port 9001
+'use strict';
+const http = require('http');
+const { WebSocketServer } = require('ws');
+const { option, publishRoute } = require('./common');
+
+const port = Number(option('port', '9001'));
+const channels = new Map(); // name -> Set of sockets
+
+const route = publishRoute((channel, text) => {
+  const subs = channels.get(channel);
+  if (subs) for (const ws of subs) ws.send(text);
+});
+const server = http.createServer((req, res) => {
+  if (!route(req, res)) res.writeHead(404).end();
+});
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+server.on('upgrade', (req, socket, head) => {
+  const m = /^\/sub\/([^/?]+)$/.exec(req.url || '');
+  if (!m) {
+    socket.destroy();
+    return;
+  }
+  const channel = decodeURIComponent(m[1]);
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    if (!channels.has(channel)) channels.set(channel, new Set());
+    channels.get(channel).add(ws);
+    ws.on('close', () => {
+      const subs = channels.get(channel);
+      subs.delete(ws);
+      if (subs.size === 0) channels.delete(channel);
+    });
+    ws.on('error', () => {});
+  });
+});
+server.listen(port, '127.0.0.1', () => console.log(`ws peer on 127.0.0.1:${port}`));
+process.on('SIGTERM', () => process.exit(0));

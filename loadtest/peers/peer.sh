@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Starts and stops the servers sessionhub is compared with, on loopback, each in a state
+# directory of its own (loadtest/peers/README.md):
+#
+#   loadtest/peers/peer.sh start <nchan|socketio|socketio-redis|ws> --port P [--dir D] [--workers N]
+#   loadtest/peers/peer.sh stop --dir D
+#
+# `start` installs what is missing (Debian packages, `npm ci`), starts the peer, waits until
+# it answers and prints, one per line:
+#   PID=<pid>   the process doing the work (nginx's worker(s), the node process); repeated
+#               when there are several — sample them all
+#   URL=http://127.0.0.1:<P>
+#   DIR=<the state dir>   for `stop`
+# `stop` stops everything `start` put in that dir (SIGTERM, then SIGKILL), a Redis included.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+die() {
+  echo "peer: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '5,6p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+port_open() { timeout 1 bash -c ": >/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+wait_port() {  # port pid what
+  local i
+  for ((i = 0; i < 150; i++)); do
+    port_open "$1" && return 0
+    kill -0 "$2" 2>/dev/null || die "$3 exited at start (see its log in $dir)"
+    sleep 0.1
+  done
+  die "$3 did not listen on 127.0.0.1:$1 within 15 s"
+}
+
+# The hard limit of open files, for 20,000+ connections.
+raise_nofile() { ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }
+
+need_packages() {  # program...
+  local missing=0 p
+  for p in "$@"; do command -v "$p" >/dev/null || missing=1; done
+  [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || [[ " $* " != *" nginx "* ]] || missing=1
+  [ "$missing" = 0 ] || "$root/scripts/setup.sh"
+}
+
+need_node_modules() {
+  [ -d "$here/node/node_modules/socket.io" ] && [ -d "$here/node/node_modules/ws" ] && return 0
+  (cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+start_bg() {  # name command... (own process group, output to <dir>/<name>.log)
+  local name=$1
+  shift
+  setsid "$@" </dev/null >>"$dir/$name.log" 2>&1 &
+  echo $! >"$dir/$name.pid"
+}
+
+cmd_start() {
+  local kind=${1:-}
+  shift || true
+  local port="" workers=1
+  dir=""
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --port) port=$2; shift 2 ;;
+      --dir) dir=$2; shift 2 ;;
+      --workers) workers=$2; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+  [[ $port =~ ^[0-9]+$ ]] || die "--port is required"
+  [[ $workers =~ ^[0-9]+$ ]] && ((workers >= 1)) || die "--workers must be a positive number"
+  port_open "$port" && die "port $port on 127.0.0.1 is in use"
+  [ -n "$dir" ] || dir=$(mktemp -d "${TMPDIR:-/tmp}/peer-$kind.XXXXXX")
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  raise_nofile
+
+  case $kind in
+    nchan)
+      need_packages nginx
+      sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@WORKERS@|$workers|g" \
+        "$here/nchan/nginx.conf.in" >"$dir/nginx.conf"
+      start_bg nginx nginx -p "$dir" -c "$dir/nginx.conf"
+      wait_port "$port" "$(cat "$dir/nginx.pid")" nginx
+      # The workers are the master's children; they do the work.
+      local master i
+      master=$(cat "$dir/nginx.pid")
+      for ((i = 0; i < 50; i++)); do
+        [ "$(pgrep -c -P "$master" || true)" -ge "$workers" ] && break
+        sleep 0.1
+      done
+      pgrep -P "$master" | sed 's/^/PID=/'
+      ;;
+    ws)
+      need_packages node npm
+      need_node_modules
+      start_bg node node "$here/node/ws.js" --port "$port"
+      wait_port "$port" "$(cat "$dir/node.pid")" "ws peer"
+      echo "PID=$(cat "$dir/node.pid")"
+      ;;
+    socketio | socketio-redis)
+      need_packages node npm
+      need_node_modules
+      local args=(--port "$port")
+      if [ "$kind" = socketio-redis ]; then
+        need_packages redis-server redis-cli
+        local rport
+        rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        start_bg redis redis-server --bind 127.0.0.1 --port "$rport" --save '' \
+          --appendonly no --dir "$dir"
+        wait_port "$rport" "$(cat "$dir/redis.pid")" redis-server
+        args+=(--redis "redis://127.0.0.1:$rport")
+      fi
+      start_bg node node "$here/node/socketio.js" "${args[@]}"
+      wait_port "$port" "$(cat "$dir/node.pid")" "socket.io peer"
+      echo "PID=$(cat "$dir/node.pid")"
+      ;;
+    *) usage ;;
+  esac
+  echo "URL=http://127.0.0.1:$port"
+  echo "DIR=$dir"
+}
+
+cmd_stop() {
+  dir=""
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --dir) dir=$2; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+  [ -d "$dir" ] || die "--dir: no such state dir"
+  local f pid i
+  for f in "$dir"/*.pid; do
+    [ -s "$f" ] || continue
+    pid=$(cat "$f")
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    rm -f "$f"
+  done
+}
+
+case ${1:-} in
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
+  *) usage ;;
+esac
