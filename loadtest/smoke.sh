@@ -12,91 +12,65 @@ here=$(cd "$(dirname "$0")" && pwd)
 loader=${1:?shubload}
 hub=${2:?sessionhub}
 work=$(mktemp -d "${TMPDIR:-/tmp}/loadtest-smoke.XXXXXX")
-hub_pid=""
-peer_dirs=()
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
 
 cleanup() {
-  local rc=$? d
-  [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null || true
-  for d in "${peer_dirs[@]}"; do "$here/peers/peer.sh" stop --dir "$d" >/dev/null 2>&1 || true; done
+  local rc=$?
+  lt_cleanup
   [ "$rc" = 0 ] || tail -n 20 "$work"/*.log 2>/dev/null >&2 || true
   rm -rf "$work"
   exit "$rc"
 }
 trap cleanup EXIT
 
-fail() {
-  echo "loadtest smoke: FAIL: $*" >&2
-  exit 1
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# A JSON number field of the loader's report.
-field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-
 check() {  # name json connections
   local got lost
-  got=$(field "$2" connections)
-  [ "$got" = "$3" ] || fail "$1: $got of $3 connections subscribed ($(field "$2" first_error 2>/dev/null || true))"
-  if python3 -c 'import json,sys; sys.exit(0 if "lost" in json.load(open(sys.argv[1])) else 1)' "$2"; then
-    lost=$(field "$2" lost)
-    [ "$lost" = 0 ] || fail "$1: $lost deliveries lost"
-    [ "$(field "$2" received)" -gt 0 ] || fail "$1: nothing delivered"
+  got=$(lt_field "$2" connections)
+  [ "$got" = "$3" ] || lt_fail "$1: $got of $3 connections subscribed ($(lt_field "$2" first_error))"
+  lost=$(lt_field "$2" lost)
+  if [ -n "$lost" ]; then
+    [ "$lost" = 0 ] || lt_fail "$1: $lost deliveries lost"
+    [ "$(lt_field "$2" received)" -gt 0 ] || lt_fail "$1: nothing delivered"
   fi
   echo "loadtest smoke: $1 ok"
 }
 
-run_target() {  # label target url pids...
+run() {  # label scenario connections loader-args...
+  local label=$1 scenario=$2 n=$3
+  shift 3
+  "$loader" "$scenario" -n "$n" "$@" --json "$work/$label-$scenario.json" \
+    >"$work/$label-$scenario.log" 2>&1 ||
+    lt_fail "$label $scenario exited $?: $(cat "$work/$label-$scenario.log")"
+  check "$label $scenario" "$work/$label-$scenario.json" "$n"
+}
+
+both() {  # label target url pids...
   local label=$1 target=$2 url=$3
   shift 3
   local pids=()
   for p in "$@"; do pids+=(--server-pid "$p"); done
-  "$loader" fanout --target "$target" --url "$url" -n 300 -s 30 -r 300 -d 1 "${pids[@]}" \
-    --json "$work/$label-fanout.json" >"$work/$label-fanout.log" 2>&1 ||
-    fail "$label fanout exited $?: $(cat "$work/$label-fanout.log")"
-  check "$label fanout" "$work/$label-fanout.json" 300
-  "$loader" broadcast --target "$target" --url "$url" -n 300 -d 1 "${pids[@]}" \
-    --json "$work/$label-broadcast.json" >"$work/$label-broadcast.log" 2>&1 ||
-    fail "$label broadcast exited $?: $(cat "$work/$label-broadcast.log")"
-  check "$label broadcast" "$work/$label-broadcast.json" 300
+  run "$label" fanout 300 --target "$target" --url "$url" -s 30 -r 300 -d 1 "${pids[@]}"
+  run "$label" broadcast 300 --target "$target" --url "$url" -d 1 "${pids[@]}"
 }
 
-# --- sessionhub ---------------------------------------------------------------------------
-port=$(free_port)
-"$hub" --listen "127.0.0.1:$port" --store "sqlite:$work/hub/sessions.db" --api-key load-key \
-  --allowed-origin http://load.example.test --refresh-rate-limit 0 \
-  --max-connections-per-ip 100000 --ws-connect-rate-limit 0 >"$work/hub.log" 2>&1 &
-hub_pid=$!
-for _ in $(seq 100); do
-  curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break
-  kill -0 "$hub_pid" 2>/dev/null || fail "sessionhub exited at start: $(cat "$work/hub.log")"
-  sleep 0.1
-done
-run_target sessionhub sessionhub "http://127.0.0.1:$port" "$hub_pid"
-"$loader" connect --url "http://127.0.0.1:$port" -n 300 -s 30 --server-pid "$hub_pid" \
-  --json "$work/connect.json" >"$work/connect.log" 2>&1 || fail "connect: $(cat "$work/connect.log")"
-check "sessionhub connect" "$work/connect.json" 300
-"$loader" refresh --url "http://127.0.0.1:$port" -n 8 --race 2 -d 1 --json "$work/refresh.json" \
-  >"$work/refresh.log" 2>&1 || fail "refresh (racing tabs must agree): $(cat "$work/refresh.log")"
-[ "$(field "$work/refresh.json" rotations)" -gt 0 ] || fail "refresh: no rotation"
+port=$(lt_free_port)
+lt_start_hub "$hub" "$port"
+url=http://127.0.0.1:$port
+both sessionhub sessionhub "$url" "$lt_hub_pid"
+run sessionhub connect 300 --url "$url" -s 30 --server-pid "$lt_hub_pid"
+"$loader" refresh --url "$url" -n 8 --race 2 -d 1 --json "$work/refresh.json" \
+  >"$work/refresh.log" 2>&1 || lt_fail "refresh (racing tabs must agree): $(cat "$work/refresh.log")"
+[ "$(lt_field "$work/refresh.json" rotations)" -gt 0 ] || lt_fail "refresh: no rotation"
 echo "loadtest smoke: sessionhub refresh ok"
-kill "$hub_pid"
-wait "$hub_pid" 2>/dev/null || true
-hub_pid=""
+lt_stop_hub
 
-# --- the peers ----------------------------------------------------------------------------
 for peer in nchan socketio socketio-redis ws; do
-  port=$(free_port)
-  dir="$work/peer-$peer"
-  peer_dirs+=("$dir")
-  out=$("$here/peers/peer.sh" start "$peer" --port "$port" --dir "$dir") || fail "$peer did not start"
-  mapfile -t pids < <(sed -n 's/^PID=//p' <<<"$out")
+  port=$(lt_free_port)
+  lt_start_peer "$peer" "$port"
   target=$peer
   [ "$peer" = socketio-redis ] && target=socketio
-  run_target "$peer" "$target" "http://127.0.0.1:$port" "${pids[@]}"
-  "$here/peers/peer.sh" stop --dir "$dir"
+  both "$peer" "$target" "http://127.0.0.1:$port" "${lt_peer_pids[@]}"
+  lt_stop_peer
 done
 echo "loadtest smoke: PASS"

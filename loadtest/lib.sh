@@ -1,0 +1,62 @@
+# Shared by loadtest/smoke.sh and loadtest/compare.sh (sourced): starting sessionhub and the
+# peers on loopback for shubload, and reading its JSON reports. Expects $work (a scratch
+# dir) and $here (loadtest/) to be set, and registers what it starts for lt_cleanup.
+
+lt_hub_pid=""
+lt_peer_dirs=()
+
+lt_fail() {
+  echo "loadtest: FAIL: $*" >&2
+  exit 1
+}
+
+lt_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A field of a shubload JSON report (a number or string at the top level).
+lt_field() {
+  python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"
+}
+
+# sessionhub with the limits a benchmark needs lifted; sets lt_hub_pid, prints its URL.
+lt_start_hub() {  # binary port [extra flags...]
+  local binary=$1 port=$2
+  shift 2
+  "$binary" --listen "127.0.0.1:$port" --store "sqlite:$work/hub-$port/sessions.db" \
+    --api-key load-key --allowed-origin http://load.example.test --refresh-rate-limit 0 \
+    --login-rate-limit 0 --max-connections-per-ip 1000000 --ws-connect-rate-limit 0 \
+    --log-level warn "$@" >"$work/hub-$port.log" 2>&1 &
+  lt_hub_pid=$!
+  local i
+  for i in $(seq 150); do
+    curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && return 0
+    kill -0 "$lt_hub_pid" 2>/dev/null || lt_fail "sessionhub exited at start: $(tail -5 "$work/hub-$port.log")"
+    sleep 0.1
+  done
+  lt_fail "sessionhub did not answer on $port"
+}
+
+lt_stop_hub() {
+  [ -n "$lt_hub_pid" ] || return 0
+  kill "$lt_hub_pid" 2>/dev/null || true
+  wait "$lt_hub_pid" 2>/dev/null || true
+  lt_hub_pid=""
+}
+
+# A peer of loadtest/peers/; sets lt_peer_pids (array) and lt_peer_dir.
+lt_start_peer() {  # peer port
+  lt_peer_dir="$work/peer-$1-$2"
+  lt_peer_dirs+=("$lt_peer_dir")
+  local out
+  out=$("$here/peers/peer.sh" start "$1" --port "$2" --dir "$lt_peer_dir") || lt_fail "$1 did not start"
+  mapfile -t lt_peer_pids < <(sed -n 's/^PID=//p' <<<"$out")
+}
+
+lt_stop_peer() { "$here/peers/peer.sh" stop --dir "$lt_peer_dir" >/dev/null 2>&1 || true; }
+
+lt_cleanup() {
+  lt_stop_hub
+  local d
+  for d in "${lt_peer_dirs[@]}"; do "$here/peers/peer.sh" stop --dir "$d" >/dev/null 2>&1 || true; done
+}
