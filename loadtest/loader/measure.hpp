@@ -43,9 +43,9 @@ class json_out {
 [[nodiscard]] std::string json_array(const std::vector<std::int64_t>& v);
 [[nodiscard]] std::string latency_json(const latency_summary& s);
 
-// Writes `<stem>.svg` with gnuplot: the latency distribution (percentile vs microseconds,
-// log scale, one curve per group) and deliveries per second over time. Returns an error
-// text, empty on success.
+// Writes `<stem>.svg` with gnuplot: the latency distribution (the share of deliveries slower
+// than each latency, both axes logarithmic, one curve per group) and deliveries per second
+// over time. Returns an error text, empty on success.
 std::string plot(
     const std::string& svg_path, const std::string& title,
     const std::vector<std::pair<std::string, std::vector<std::uint32_t>>>& sorted_groups,

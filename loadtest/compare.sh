@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# sessionhub against the servers a user would otherwise pick, same client, same run:
+# shubload's `fanout` and `broadcast` scenarios against sessionhub, nchan, Socket.IO and
+# plain ws (loadtest/peers/), back to back, then a table with every figure and the ratio of
+# sessionhub's to each peer's.
+#
+#   loadtest/compare.sh [--quick] [--peers "nchan socketio ws"] [--out DIR]
+#
+# Scale (environment): FANOUT_CONNECTIONS (20000) over FANOUT_CHANNELS (2000) channels at
+# FANOUT_RATE (1000) publishes/s for DURATION (20) s; BROADCAST_CONNECTIONS (10000) on one
+# channel for DURATION s. --quick: 2,000 / 200 / 500 / 5 s and 2,000. The JSON report of
+# every run, a plot per run and the table (summary.txt) go to --out (default
+# loadtest/out/<UTC time>). Build first: cmake --build build --target shubload sessionhub.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+loader=${SHUBLOAD:-$root/build/loadtest/shubload}
+hub=${SESSIONHUB_BINARY:-$root/build/hub/sessionhub}
+peers="nchan socketio ws"
+out=""
+quick=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1; shift ;;
+    --peers) peers=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    *) sed -n '7p' "$0" >&2; exit 2 ;;
+  esac
+done
+if [ "$quick" = 1 ]; then
+  : "${FANOUT_CONNECTIONS:=2000}" "${FANOUT_CHANNELS:=200}" "${FANOUT_RATE:=500}"
+  : "${DURATION:=5}" "${BROADCAST_CONNECTIONS:=2000}"
+fi
+fanout_n=${FANOUT_CONNECTIONS:-20000}
+fanout_s=${FANOUT_CHANNELS:-2000}
+fanout_r=${FANOUT_RATE:-1000}
+duration=${DURATION:-20}
+broadcast_n=${BROADCAST_CONNECTIONS:-10000}
+[ -x "$loader" ] && [ -x "$hub" ] || {
+  echo "compare: build first (cmake --build build --target shubload sessionhub)" >&2
+  exit 2
+}
+out=${out:-$root/loadtest/out/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$out"
+work=$(mktemp -d "${TMPDIR:-/tmp}/loadtest-compare.XXXXXX")
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+cleanup() {
+  lt_cleanup
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# One scenario against one server: JSON and plot into $out.
+measure() {  # name scenario target url pids...
+  local name=$1 scenario=$2 target=$3 url=$4
+  shift 4
+  local pids=() args=()
+  for p in "$@"; do pids+=(--server-pid "$p"); done
+  if [ "$scenario" = fanout ]; then
+    args=(-n "$fanout_n" -s "$fanout_s" -r "$fanout_r")
+  else
+    args=(-n "$broadcast_n")
+  fi
+  echo "== $name $scenario"
+  "$loader" "$scenario" --target "$target" --url "$url" -d "$duration" "${args[@]}" "${pids[@]}" \
+    --json "$out/$name-$scenario.json" --plot "$out/$name-$scenario.svg" | tee "$out/$name-$scenario.txt"
+}
+
+servers=(sessionhub)
+port=$(lt_free_port)
+lt_start_hub "$hub" "$port"
+for scenario in fanout broadcast; do
+  measure sessionhub "$scenario" sessionhub "http://127.0.0.1:$port" "$lt_hub_pid"
+done
+lt_stop_hub
+for peer in $peers; do
+  port=$(lt_free_port)
+  lt_start_peer "$peer" "$port"
+  target=$peer
+  [ "$peer" = socketio-redis ] && target=socketio
+  for scenario in fanout broadcast; do
+    measure "$peer" "$scenario" "$target" "http://127.0.0.1:$port" "${lt_peer_pids[@]}"
+  done
+  lt_stop_peer
+  servers+=("$peer")
+done
+
+python3 - "$out" "${servers[@]}" <<'PY' | tee "$out/summary.txt"
+import json, os, sys
+out, servers = sys.argv[1], sys.argv[2:]
+def load(name, scenario):
+    p = os.path.join(out, f"{name}-{scenario}.json")
+    return json.load(open(p)) if os.path.exists(p) else {}
+rows = [
+    ("fanout", "latency p50 (us)", lambda r: r.get("latency_us", {}).get("p50"), "low"),
+    ("fanout", "latency p99 (us)", lambda r: r.get("latency_us", {}).get("p99"), "low"),
+    ("fanout", "latency max (us)", lambda r: r.get("latency_us", {}).get("max"), "low"),
+    ("fanout", "lost deliveries", lambda r: r.get("lost"), "low"),
+    ("fanout", "RSS per connection (KiB)", lambda r: r.get("server_rss_per_connection_kib"), "low"),
+    ("fanout", "connects per second", lambda r: r.get("connects_per_s"), "high"),
+    ("broadcast", "deliveries per second", lambda r: r.get("deliveries_per_s"), "high"),
+    ("broadcast", "server CPU per delivery (us)", lambda r: r.get("server_cpu_us_per_delivery"), "low"),
+    ("broadcast", "latency p99 (us)", lambda r: r.get("latency_us", {}).get("p99"), "low"),
+    ("broadcast", "loader saturated", lambda r: r.get("loader_bound"), None),
+]
+def fmt(v):
+    if v is None: return "-"
+    if isinstance(v, bool): return "yes" if v else "no"
+    return f"{v:,.2f}" if isinstance(v, float) and v < 100 else f"{v:,.0f}"
+head = f"{'scenario':<10} {'figure':<30}" + "".join(f"{s:>14}" for s in servers)
+peers = servers[1:]
+head += "".join(f"{'vs ' + p:>14}" for p in peers)
+print(head)
+for scenario, label, get, better in rows:
+    vals = [get(load(s, scenario)) for s in servers]
+    line = f"{scenario:<10} {label:<30}" + "".join(f"{fmt(v):>14}" for v in vals)
+    for v in vals[1:]:
+        mine = vals[0]
+        if better is None or not isinstance(mine, (int, float)) or not isinstance(v, (int, float)) or v == 0 or mine == 0:
+            line += f"{'-':>14}"
+        else:
+            # >1 means sessionhub is better, whichever direction "better" is.
+            ratio = (v / mine) if better == "low" else (mine / v)
+            line += f"{ratio:>13.2f}x"
+    print(line)
+print("\n(ratios: how many times better sessionhub is; below 1 = behind)")
+PY
+echo "compare: reports in $out"
