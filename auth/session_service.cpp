@@ -287,35 +287,45 @@ session_outcome session_service::refresh(std::string_view refresh_token) {
 
 session_outcome session_service::validate(std::string_view access_token) {
   session_outcome out;
-  jwt_expectations expect;
-  expect.typ = "at+jwt";
-  expect.issuer = policy_.issuer;
-  expect.audience = policy_.audience;
-  expect.now_s = clock_.now_s();
-  expect.leeway_s = policy_.leeway_s;
-  const jwt_result r = jwt_verify(access_token, keys_, expect);
-  if (!r.ok()) {
-    out.token_error = r.error;
-    out.why = r.error == jwt_error::expired ? denial::token_expired : denial::token_invalid;
-    return out;
+  const std::int64_t now_s = clock_.now_s();
+  // A token verified before (another tab of the session, a resource server asking again)
+  // skips the signature check; its expiry is still checked, its session still read.
+  std::optional<verified_token> known = verified_.find(access_token, now_s, policy_.leeway_s);
+  if (!known) {
+    jwt_expectations expect;
+    expect.typ = "at+jwt";
+    expect.issuer = policy_.issuer;
+    expect.audience = policy_.audience;
+    expect.now_s = now_s;
+    expect.leeway_s = policy_.leeway_s;
+    const jwt_result r = jwt_verify(access_token, keys_, expect);
+    if (!r.ok()) {
+      out.token_error = r.error;
+      out.why = r.error == jwt_error::expired ? denial::token_expired : denial::token_invalid;
+      return out;
+    }
+    const auto& claims = r.jwt->claims;
+    const auto sid = claims.FindMember("sid");
+    const auto sub = claims.FindMember("sub");
+    if (sid == claims.MemberEnd() || !sid->value.IsString() || sub == claims.MemberEnd() ||
+        !sub->value.IsString()) {
+      out.token_error = jwt_error::missing_claim;
+      out.why = denial::token_invalid;
+      return out;
+    }
+    const auto exp = claims.FindMember("exp");
+    known =
+        verified_token{std::string(sid->value.GetString(), sid->value.GetStringLength()),
+                       std::string(sub->value.GetString(), sub->value.GetStringLength()),
+                       exp == claims.MemberEnd() ? 0
+                       : exp->value.IsInt64()    ? exp->value.GetInt64()
+                       : exp->value.IsNumber()   ? static_cast<std::int64_t>(exp->value.GetDouble())
+                                                 : 0};
+    verified_.insert(access_token, *known, now_s);
   }
-  const auto& claims = r.jwt->claims;
-  const auto sid = claims.FindMember("sid");
-  const auto sub = claims.FindMember("sub");
-  if (sid == claims.MemberEnd() || !sid->value.IsString() || sub == claims.MemberEnd() ||
-      !sub->value.IsString()) {
-    out.token_error = jwt_error::missing_claim;
-    out.why = denial::token_invalid;
-    return out;
-  }
-  const std::string_view sid_v(sid->value.GetString(), sid->value.GetStringLength());
-  const std::string_view sub_v(sub->value.GetString(), sub->value.GetStringLength());
-  const auto exp = claims.FindMember("exp");
-  const std::int64_t token_exp = exp == claims.MemberEnd() ? 0
-                                 : exp->value.IsInt64()    ? exp->value.GetInt64()
-                                 : exp->value.IsNumber()
-                                     ? static_cast<std::int64_t>(exp->value.GetDouble())
-                                     : 0;
+  const std::string_view sid_v = known->sid;
+  const std::string_view sub_v = known->sub;
+  const std::int64_t token_exp = known->exp;
   out = expire_if_due(sid_v);
   out.token_exp = token_exp;
   if (out.why == denial::unavailable) return out;

@@ -18,6 +18,7 @@
 #include "keys.hpp"
 #include "session.hpp"
 #include "session_store.hpp"
+#include "token_cache.hpp"
 
 namespace shub::auth {
 
@@ -29,6 +30,7 @@ struct session_policy {
   std::int64_t leeway_s = 5;  // JWT time claims
   std::string issuer = "sessionhub";
   std::string audience = "sessionhub";
+  std::size_t token_cache_entries = 50000;  // verified access tokens kept (0: none)
 };
 
 struct token_pair {
@@ -137,6 +139,7 @@ class session_service {
   const key_set& keys_;
   const clock& clock_;
   session_policy policy_;
+  token_cache verified_{policy_.token_cache_entries};
 };
 
 }  // namespace shub::auth

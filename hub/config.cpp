@@ -39,6 +39,9 @@ po::options_description describe(config& c, std::string& config_file) {
     ("store", with_default(&c.store),
      "sqlite:<path> (sqlite::memory: allowed) or redis://host:port[/db]")
     ("store-threads", with_default(&c.store_threads), "threads for blocking store work")
+    ("token-cache-entries", with_default(&c.token_cache_entries),
+     "verified access tokens remembered until they expire, so tabs sharing one skip the "
+     "signature check (0 = off)")
     ("redis-timeout-ms", with_default(&c.redis_timeout_ms),
      "Redis store: connect and command timeout; past it a call fails closed (503)")
     ("redis-pool", with_default(&c.redis_pool), "Redis store: connections (0 = --store-threads + 4)")
@@ -118,6 +121,7 @@ std::string validate(const config& c) {
   if (c.max_body_bytes < 64 || c.max_header_bytes < 1024)
     return "--max-body-bytes must be >= 64 and --max-header-bytes >= 1024";
   if (c.threads < 0 || c.store_threads < 1) return "--threads >= 0 and --store-threads >= 1";
+  if (c.token_cache_entries < 0) return "--token-cache-entries must be >= 0";
   if (c.redis_timeout_ms < 1 || c.redis_pool < 0)
     return "--redis-timeout-ms must be positive and --redis-pool >= 0";
   if (c.login_rate_limit < 0 || c.refresh_rate_limit < 0) return "rate limits must be >= 0";

@@ -22,8 +22,9 @@ struct config {
   // --- store --------------------------------------------------------------------------
   std::string store = "sqlite:./data/sessionhub.db";
   int store_threads = 4;  // blocking store + signing work runs here, off the network threads
-  std::int64_t redis_timeout_ms = 500;  // connect and command timeout of the Redis store
-  int redis_pool = 0;                   // Redis connections; 0 = --store-threads + 4
+  std::int64_t token_cache_entries = 50000;  // verified access tokens kept (0: none)
+  std::int64_t redis_timeout_ms = 500;       // connect and command timeout of the Redis store
+  int redis_pool = 0;                        // Redis connections; 0 = --store-threads + 4
 
   // --- identity and keys --------------------------------------------------------------
   std::vector<std::string> api_keys;  // none = server API disabled

@@ -22,6 +22,7 @@ auth::session_policy policy_from(const config& c) {
   p.leeway_s = c.clock_leeway_s;
   p.issuer = c.issuer;
   p.audience = c.audience;
+  p.token_cache_entries = static_cast<std::size_t>(c.token_cache_entries);
   return p;
 }
 

@@ -264,5 +264,48 @@ TEST_F(SessionService, MalformedRefreshTokensAreUnknown) {
   }
 }
 
+// Verified tokens are remembered (tabs sharing one skip the signature check), but never what
+// the store says: a revoked session is refused on the next use, an expired token at the
+// same second jwt_verify would refuse it, and a token differing in one byte is verified
+// afresh (and refused).
+class SessionServiceTokenCache : public SessionService {};
+
+TEST_F(SessionServiceTokenCache, RemembersTheSignatureNotTheSession) {
+  const auto a = login();
+  ASSERT_TRUE(svc().validate(a.tokens.access_token).ok());
+  ASSERT_TRUE(svc().validate(a.tokens.access_token).ok());  // from the cache
+  std::string forged = a.tokens.access_token;
+  forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(svc().validate(forged).why, denial::token_invalid);
+  ASSERT_TRUE(svc().revoke(a.s.sid, "admin").ended_now);
+  EXPECT_EQ(svc().validate(a.tokens.access_token).why, denial::revoked);
+}
+
+TEST_F(SessionServiceTokenCache, ACachedTokenExpiresWhenItsSignatureCheckWouldSaySo) {
+  policy_.leeway_s = 5;
+  const auto a = login();
+  ASSERT_TRUE(svc().validate(a.tokens.access_token).ok());
+  // exp = now + 900 s; "expired" from exp + leeway on, as jwt_verify decides.
+  clock_.advance_ms((900 + 5 - 1) * 1000LL);
+  ASSERT_TRUE(svc().extend(a.s.sid).ok());  // keep the session itself alive
+  EXPECT_TRUE(svc().validate(a.tokens.access_token).ok());
+  clock_.advance_ms(1000);
+  EXPECT_EQ(svc().validate(a.tokens.access_token).why, denial::token_expired);
+}
+
+TEST(TokenCache, IsBoundedAndCanBeOff) {
+  token_cache off(0);
+  off.insert("t", {"sid", "sub", 100}, 0);
+  EXPECT_FALSE(off.find("t", 0, 0));
+  token_cache small(16);  // one entry per shard
+  for (int i = 0; i < 1000; ++i)
+    small.insert("token-" + std::to_string(i), {"s", "u", 100}, 0);
+  int kept = 0;
+  for (int i = 0; i < 1000; ++i)
+    kept += small.find("token-" + std::to_string(i), 0, 0) ? 1 : 0;
+  EXPECT_LE(kept, 16);
+  EXPECT_GE(kept, 1);
+}
+
 }  // namespace
 }  // namespace shub::auth

@@ -1,0 +1,49 @@
+// token_cache: access tokens whose signature and claims were verified, so a token that
+// opens several tabs (or is validated again and again by a resource server) costs one
+// signature check, not one per use.
+//
+// Keyed by the SHA-256 of the token's exact bytes (a forged token cannot collide with a
+// cached one); a hit holds only what the verification established — sid, sub and the
+// expiry — and expires with the token, so time is still checked on every use. The session
+// itself is always read from the store: revocation is never cached. Bounded: each of its
+// shards holds at most capacity / shards entries and, when full, drops its expired ones or
+// else all of them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace shub::auth {
+
+struct verified_token {
+  std::string sid, sub;
+  std::int64_t exp = 0;  // seconds
+};
+
+class token_cache {
+ public:
+  explicit token_cache(std::size_t capacity) : per_shard_(capacity / shards) {}
+
+  [[nodiscard]] bool enabled() const { return per_shard_ > 0; }
+  // The cached verification of `token` if it is there and `now_s` is within its expiry
+  // plus `leeway_s`.
+  [[nodiscard]] std::optional<verified_token> find(std::string_view token, std::int64_t now_s,
+                                                   std::int64_t leeway_s);
+  void insert(std::string_view token, verified_token v, std::int64_t now_s);
+
+ private:
+  static constexpr std::size_t shards = 16;
+  struct shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, verified_token> entries;  // key: SHA-256, raw bytes
+  };
+  std::size_t per_shard_;
+  std::array<shard, shards> shards_;
+};
+
+}  // namespace shub::auth
