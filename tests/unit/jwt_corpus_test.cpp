@@ -489,10 +489,13 @@ const std::vector<forgery>& corpus() {
        [](const world& w) { return world::sign(w.header(), world::claims() + " {}", w.es.get()); },
        jwt_error::malformed},
       // signatures
+      // One character short: 85 base64url characters can encode no byte string, whatever the
+      // signature's bits (four short left a valid length, refused as malformed only when the
+      // random signature's last character carried bits past the end).
       {"signature text cut short",
        [](const world& w) {
          const auto t = w.good();
-         return t.substr(0, t.size() - 4);
+         return t.substr(0, t.size() - 1);
        },
        jwt_error::malformed},
       {"signature 63 bytes",
