@@ -1,6 +1,7 @@
 // server: start-up, the worker threads, the idle-timer sweep and the drain on SIGTERM.
 #include "server.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -34,6 +35,19 @@ namespace shub {
 namespace net = boost::asio;
 
 namespace {
+
+// Every connection is a descriptor: the soft limit goes up to the hard one (as nginx's
+// worker_rlimit_nofile does), so the limits that count are the hub's own options.
+std::uint64_t raise_open_files_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return 0;
+  if (r.rlim_cur < r.rlim_max) {
+    rlimit want = r;
+    want.rlim_cur = r.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) r = want;
+  }
+  return static_cast<std::uint64_t>(r.rlim_cur);
+}
 
 // Ended sessions stay this long (for audit and late reuse detection) before purging.
 constexpr std::int64_t purge_retention_ms = 24LL * 3600 * 1000;
@@ -147,6 +161,7 @@ int run_server(const config& cfg) {
   add_server_api_routes(routes, *hub);
   add_static_routes(routes, *hub);
 
+  const std::uint64_t open_files = raise_open_files_limit();
   const unsigned n_workers = cfg.threads > 0 ? static_cast<unsigned>(cfg.threads)
                                              : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<worker>> workers;
@@ -258,6 +273,7 @@ int run_server(const config& cfg) {
       .str("store", std::string(hub->store->kind()))
       .str("kid", hub->keys.signer()->kid())
       .num("threads", n_workers)
+      .num("open_files", static_cast<std::int64_t>(open_files))
       .emit();
 
   {

@@ -19,6 +19,8 @@
 // ephemeral-port limit. --server-pid (repeatable) names the processes whose RSS and CPU are
 // sampled before connecting, once connected and at the end. Output: a table on stdout,
 // --json FILE, --plot FILE.svg (gnuplot).
+#include <sys/resource.h>
+
 #include <boost/program_options.hpp>
 
 #include <algorithm>
@@ -57,13 +59,14 @@ struct options {
   double duration_s = 10;  // publishing time
   int payload = 64;        // bytes of padding in each publish
   int threads = 1;
-  int sources = 0;          // 0: one per 20,000 connections
-  double connect_rate = 0;  // new connections per second, 0: as fast as possible
-  int concurrency = 500;    // handshakes in flight at once
-  int window = 4;           // broadcast: publishes in flight (undelivered)
-  int publishers = 16;      // HTTP connections for publishing
-  int race = 1;             // refresh: requests racing with one token
-  double hold_s = 1;        // connect: hold the connections this long before the end sample
+  int sources = 0;                // 0: one per 20,000 connections
+  double connect_rate = 0;        // new connections per second, 0: as fast as possible
+  int concurrency = 500;          // handshakes in flight at once
+  int window = 4;                 // broadcast: publishes in flight (undelivered)
+  int publishers = 16;            // HTTP connections for publishing
+  int race = 1;                   // refresh: requests racing with one token
+  double hold_s = 1;              // connect: hold the connections this long before the end sample
+  double connect_timeout_s = 30;  // a connection not subscribed by then has failed
   std::vector<int> server_pids;
   std::string json_path, plot_path;
 };
@@ -283,7 +286,6 @@ double connect_all(run_state& r) {
   const std::vector<tcp::endpoint> servers = o.sub_urls.empty() ? std::vector{o.url} : o.sub_urls;
   std::vector<std::thread> threads;
   const auto start = std::chrono::steady_clock::now();
-  std::atomic<bool> all_started{false};
   const int lanes = static_cast<int>(r.lanes.size());
   for (int t = 0; t < lanes; ++t) {
     threads.emplace_back([&, t] {
@@ -319,11 +321,30 @@ double connect_all(run_state& r) {
         }
       };
       pump();
+      // A connection the server never answers (its backlog full, its descriptors gone)
+      // fails after --connect-timeout instead of holding the run forever.
+      net::steady_timer sweep(l.io);
+      const auto timeout_us = static_cast<std::int64_t>(o.connect_timeout_s * 1e6);
+      std::function<void()> check = [&] {
+        const std::int64_t now = now_us();
+        for (auto& s : l.subs) {
+          if (s->is_open() && !s->is_subscribed() && now - s->started_us() > timeout_us) {
+            s->fail("no subscription within --connect-timeout");
+          }
+        }
+        sweep.expires_after(250ms);
+        sweep.async_wait([&](boost::system::error_code ec) {
+          if (!ec) check();
+        });
+      };
+      check();
       run_until(
           l.io,
           [&] { return next >= o.connections && l.subscribed.load() + l.failed.load() >= started; },
-          std::chrono::seconds(300));
-      (void)all_started;
+          std::chrono::hours(1));
+      sweep.cancel();
+      tick.cancel();
+      l.io.poll();  // the cancelled waits finish while their timers still exist
     });
   }
   for (auto& th : threads)
@@ -772,6 +793,12 @@ int refresh_scenario(const options& o) {
 
 int main(int argc, char** argv) {
   using namespace shub::load;
+  // One descriptor per connection: the soft limit up to the hard one.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &files);
+  }
   namespace po = boost::program_options;
   options o;
   std::string target = "sessionhub", url;
@@ -805,6 +832,8 @@ int main(int argc, char** argv) {
                                          "refresh: requests sent at once with one token")(
       "hold", po::value(&o.hold_s)->default_value(o.hold_s),
       "connect: seconds to hold the connections")(
+      "connect-timeout", po::value(&o.connect_timeout_s)->default_value(o.connect_timeout_s),
+      "seconds for a connection to be subscribed")(
       "server-pid", po::value(&o.server_pids)->composing(), "a server process to sample (repeat)")(
       "json", po::value(&o.json_path), "write the results as JSON here")(
       "plot", po::value(&o.plot_path), "write an SVG plot here (gnuplot)");

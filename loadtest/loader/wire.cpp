@@ -103,6 +103,7 @@ subscriber::subscriber(net::io_context& io, lane_buffers& buffers, const subscri
 
 void subscriber::start(const endpoint_plan& plan, std::string request) {
   request_ = std::move(request);
+  started_us_ = now_us();
   boost::system::error_code ec;
   socket_.open(tcp::v4(), ec);
   if (!ec) socket_.set_option(bind_no_port(true), ec);

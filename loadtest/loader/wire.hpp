@@ -65,6 +65,10 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   void send_text(std::string_view text);
   void mark_subscribed();
   void close();
+  // Ends the connection as failed (reported through `ended`), e.g. a handshake too slow.
+  void fail(std::string_view why) { end(why); }
+  // now_us() when start() was called.
+  [[nodiscard]] std::int64_t started_us() const { return started_us_; }
 
   [[nodiscard]] int id() const { return id_; }
   [[nodiscard]] int group() const { return group_; }
@@ -95,6 +99,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   std::string request_, out_, out_in_flight_;
   bool writing_ = false;
   std::uint32_t mask_seed_;
+  std::int64_t started_us_ = 0;
 };
 
 // Keep-alive HTTP/1.1 client: one request at a time on its connection, reconnecting when
