@@ -156,8 +156,7 @@ TEST(HttpServerApi, ListShowsTheActiveSessionsOfOneSub) {
   const auto a2 = create_session_ok(hub.port(), "alice", R"("device_id":"phone-1")");
   const auto gone = create_session_ok(hub.port(), "alice");
   login_ok(hub.port(), "bob", "builder");
-  ASSERT_EQ(http_request(hub.port(), "DELETE", "/v1/sessions/" + gone.sid, {api_auth()}).status,
-            204);
+  ASSERT_EQ(delete_session(hub.port(), gone.sid).status, 204);
 
   const auto r = http_request(hub.port(), "GET", "/v1/sessions?sub=alice", {api_auth()});
   ASSERT_EQ(r.status, 200) << r.describe();
@@ -207,16 +206,14 @@ TEST(HttpServerApi, DeleteRevokesOneSession) {
   hub_process hub;
   const auto a = login_ok(hub.port());
   const auto b = login_ok(hub.port());
-  const auto r = http_request(hub.port(), "DELETE", "/v1/sessions/" + a.sid, {api_auth()});
+  const auto r = delete_session(hub.port(), a.sid);
   ASSERT_EQ(r.status, 204) << r.describe();
   EXPECT_TRUE(r.body.empty());
   EXPECT_TRUE(is_token_refusal(validate(hub.port(), a.access_token), "session_revoked"));
   EXPECT_TRUE(is_problem(refresh(hub.port(), *a.refresh_token), 401, "invalid_grant"));
   EXPECT_EQ(validate(hub.port(), b.access_token).status, 200);
   EXPECT_EQ(session_count(hub.port(), "alice"), 1u);
-  EXPECT_TRUE(is_problem(
-      http_request(hub.port(), "DELETE", "/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA", {api_auth()}), 404,
-      "not_found"));
+  EXPECT_TRUE(is_problem(delete_session(hub.port(), "AAAAAAAAAAAAAAAAAAAAAA"), 404, "not_found"));
 }
 
 TEST(HttpServerApi, UserLogoutRevokesEverySessionOfTheUser) {
@@ -277,37 +274,29 @@ TEST(HttpServerApi, StatsHaveEveryFieldOfTheContract) {
   EXPECT_EQ(json_bool(s["store"], "up"), true);
 }
 
-std::int64_t counter(int port, const char* group, const char* name) {
-  const json s = stats(port);
-  if (!s.HasMember(group)) throw std::runtime_error("no " + std::string(group) + " in stats");
-  const auto v = json_int(s[group], name);
-  if (!v) throw std::runtime_error(std::string(group) + "." + name + " missing: " + to_text(s));
-  return *v;
-}
-
 TEST(HttpServerApi, StatsCountSessionsAndRefreshes) {
   hub_process hub;
-  EXPECT_EQ(counter(hub.port(), "sessions", "active"), 0);
+  EXPECT_EQ(stat_value(hub.port(), "sessions", "active"), 0);
   const auto a = login_ok(hub.port());
   const auto b = create_session_ok(hub.port(), "bob");
-  EXPECT_EQ(counter(hub.port(), "sessions", "active"), 2);
+  EXPECT_EQ(stat_value(hub.port(), "sessions", "active"), 2);
 
-  const auto ok0 = counter(hub.port(), "refresh", "ok");
+  const auto ok0 = stat_value(hub.port(), "refresh", "ok");
   const auto a1 = refresh_ok(hub.port(), *a.refresh_token);
-  EXPECT_EQ(counter(hub.port(), "refresh", "ok"), ok0 + 1);
+  EXPECT_EQ(stat_value(hub.port(), "refresh", "ok"), ok0 + 1);
 
-  const auto failed0 = counter(hub.port(), "refresh", "failed");
+  const auto failed0 = stat_value(hub.port(), "refresh", "failed");
   EXPECT_EQ(refresh(hub.port(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").status, 401);
-  EXPECT_EQ(counter(hub.port(), "refresh", "failed"), failed0 + 1);
+  EXPECT_EQ(stat_value(hub.port(), "refresh", "failed"), failed0 + 1);
 
-  const auto reused0 = counter(hub.port(), "refresh", "reused");
+  const auto reused0 = stat_value(hub.port(), "refresh", "reused");
   refresh_ok(hub.port(), *a1.refresh_token);
   EXPECT_EQ(refresh(hub.port(), *a.refresh_token).status, 401);  // grandparent: reuse
-  EXPECT_EQ(counter(hub.port(), "refresh", "reused"), reused0 + 1);
-  EXPECT_EQ(counter(hub.port(), "sessions", "active"), 1);
+  EXPECT_EQ(stat_value(hub.port(), "refresh", "reused"), reused0 + 1);
+  EXPECT_EQ(stat_value(hub.port(), "sessions", "active"), 1);
 
-  ASSERT_EQ(http_request(hub.port(), "DELETE", "/v1/sessions/" + b.sid, {api_auth()}).status, 204);
-  EXPECT_EQ(counter(hub.port(), "sessions", "active"), 0);
+  ASSERT_EQ(delete_session(hub.port(), b.sid).status, 204);
+  EXPECT_EQ(stat_value(hub.port(), "sessions", "active"), 0);
 }
 
 TEST(HttpServerApi, MetricsArePrometheusTextPrefixedSessionhub) {

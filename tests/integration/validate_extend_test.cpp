@@ -228,7 +228,7 @@ TEST(HttpValidate, ClockLeewayToleratesARecentExpiry) {
 TEST(HttpValidate, RevokedSessionIsSessionRevoked) {
   hub_process hub;
   const auto t = login_ok(hub.port());
-  const auto del = http_request(hub.port(), "DELETE", "/v1/sessions/" + t.sid, {api_auth()});
+  const auto del = delete_session(hub.port(), t.sid);
   ASSERT_EQ(del.status, 204) << del.describe();
   EXPECT_TRUE(is_token_refusal(validate(hub.port(), t.access_token), "session_revoked"));
   EXPECT_TRUE(is_token_refusal(extend(hub.port(), t.access_token), "session_revoked"));
