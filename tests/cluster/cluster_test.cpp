@@ -137,13 +137,6 @@ class restore_on_exit {
   std::string component_;
 };
 
-http_response publish(int port, const std::string& channel, const std::string& event,
-                      const std::string& data_json) {
-  return http_request(port, "POST", "/v1/publish", {api_auth(), json_type()},
-                      R"({"channel":)" + json_quote(channel) + R"(,"event":)" + json_quote(event) +
-                          R"(,"data":)" + data_json + "}");
-}
-
 // A tab that authenticated on `port`; also returns the replica and version `ready` named.
 struct tab_on {
   std::unique_ptr<ws_tab> tab;

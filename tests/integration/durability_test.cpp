@@ -3,6 +3,8 @@
 // carries on where it left off — live sessions still validate and refresh with the tokens
 // issued before, revoked ones stay revoked, and the refresh-token family history still
 // catches a reuse. The store directory belongs to the test so it outlives the first hub.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
@@ -35,6 +37,8 @@ TEST(IntegrationDurability, SessionsRevocationsAndTheKeySurviveARestart) {
     ASSERT_EQ(logout(first.port(), revoked.access_token).status, 204);
     ASSERT_EQ(first.terminate(), 0) << first.output();
   }
+  EXPECT_TRUE(std::filesystem::exists(store_dir.path() + "/signing-key.pem"))
+      << "the generated key is not beside the store";
   hub_process second(args);
   EXPECT_TRUE(jwks_has(second.port(), kid_of(kept.access_token)))
       << "the signing key did not survive the restart";

@@ -16,6 +16,8 @@
 #include <map>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+
 #include "harness.hpp"
 
 extern char** environ;
@@ -195,6 +197,14 @@ void hub_process::stop() {
   if (reader_.joinable()) reader_.join();
   close_fd(out_fd_);
   close_fd(err_fd_);
+  // In a sanitizer build a report ends the hub, perhaps after the test's last check: fail the
+  // test here rather than let it pass unseen.
+  for (const auto& l : stderr_lines())
+    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"})
+      if (l.find(marker) != std::string::npos) {
+        ADD_FAILURE() << "the hub reported a sanitizer error\n" << output();
+        return;
+      }
 }
 
 void hub_process::read_output() {

@@ -1,10 +1,14 @@
 // harness_test: checks of the test harness itself, so that a broken harness shows up as
 // its own failure and not as a puzzling failure of some endpoint test — a hub that cannot
 // start fails fast with what it printed, the keep-alive client reuses and redials its
-// connection, and Set-Cookie headers are read the way a browser reads them.
+// connection, Set-Cookie headers are read the way a browser reads them, and a WebSocket
+// tab gives up on a peer that never answers its handshake.
 #include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "harness.hpp"
+#include "harness_ws.hpp"
 #include "hub_api.hpp"
 
 namespace shub::itest {
@@ -41,6 +45,24 @@ TEST(IntegrationHarness, WaitForLogSeesLinesPrintedLater) {
   (void)refresh(hub.port(), *t.refresh_token);  // older than the previous: reuse
   EXPECT_TRUE(hub.wait_for_log_msg("refresh_token_reuse", 5s)) << hub.output();
   EXPECT_TRUE(hub.running());
+}
+
+TEST(IntegrationHarness, WsTabGivesUpOnAPeerThatNeverAnswersTheHandshake) {
+  // A listener that nobody serves: the kernel completes the TCP handshake, nothing more
+  // (a stopped or wedged hub looks like this).
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor silent(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const int port = silent.local_endpoint().port();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(ws_tab tab(port), std::runtime_error);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "the handshake was not bounded";
+}
+
+TEST(IntegrationHarness, WsTabRefusalIsReportedAtOnce) {
+  hub_process hub;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(ws_tab(hub.port(), "http://evil.example.test"), std::runtime_error);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s) << "a refusal waited for a timeout";
 }
 
 TEST(IntegrationHarness, SetCookieHeadersAreParsedLikeABrowser) {

@@ -73,23 +73,57 @@ struct ws_tab::impl {
   }
 };
 
+// The opening handshake's limit: a hub that accepts the TCP connection and then says
+// nothing (stopped, or its loop wedged) fails the constructor instead of hanging the test.
+constexpr auto handshake_timeout = 5s;
+
 ws_tab::ws_tab(int port, std::string origin, std::string cookie, int recv_buffer_bytes)
     : impl_(std::make_unique<impl>()) {
-  auto& sock = beast::get_lowest_layer(impl_->ws).socket();
-  sock.open(net::ip::tcp::v4());
-  if (recv_buffer_bytes > 0)
-    sock.set_option(net::socket_base::receive_buffer_size(recv_buffer_bytes));
-  sock.connect({net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  auto& stream = beast::get_lowest_layer(impl_->ws);
+  stream.socket().open(net::ip::tcp::v4());
+  if (recv_buffer_bytes > 0)  // before connecting, so that the window is sized by it
+    stream.socket().set_option(net::socket_base::receive_buffer_size(recv_buffer_bytes));
   impl_->ws.set_option(
       websocket::stream_base::decorator([origin, cookie](websocket::request_type& r) {
         if (!origin.empty()) r.set(bhttp::field::origin, origin);
         if (!cookie.empty()) r.set(bhttp::field::cookie, cookie);
         r.set(bhttp::field::sec_websocket_protocol, "sessionhub.v1");
       }));
+  websocket::stream_base::timeout limits{};
+  limits.handshake_timeout = handshake_timeout;
+  limits.idle_timeout = websocket::stream_base::none();
+  limits.keep_alive_pings = false;
+  impl_->ws.set_option(limits);
+
+  // Connect and handshake on this thread, each with a deadline; the I/O thread starts after.
+  // Run until the handshake ends, not until the context is idle: a refused handshake leaves
+  // its timer pending.
   websocket::response_type res;
   beast::error_code ec;
-  impl_->ws.handshake(res, "127.0.0.1", "/v1/ws", ec);
-  if (ec) throw std::runtime_error("handshake refused: " + std::to_string(res.result_int()));
+  bool done = false;
+  stream.expires_after(handshake_timeout);
+  stream.async_connect({net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
+                       [&](beast::error_code connected) {
+                         stream.expires_never();  // the WebSocket layer times the rest
+                         if ((ec = connected)) {
+                           done = true;
+                           return;
+                         }
+                         impl_->ws.async_handshake(res, "127.0.0.1", "/v1/ws",
+                                                   [&](beast::error_code shaken) {
+                                                     ec = shaken;
+                                                     done = true;
+                                                   });
+                       });
+  while (!done && impl_->ioc.run_one() > 0) {
+  }
+  impl_->ioc.restart();
+  if (ec) {
+    throw std::runtime_error("WebSocket handshake on port " + std::to_string(port) + " failed: " +
+                             (res.result_int() != 0
+                                  ? "refused with HTTP " + std::to_string(res.result_int())
+                                  : ec.message()));
+  }
   impl_->read();
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }

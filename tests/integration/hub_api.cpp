@@ -128,6 +128,17 @@ http_response logout(int port, std::string_view access_token, std::string_view b
   return http_request(port, "POST", "/v1/logout", headers, std::string(body));
 }
 
+http_response delete_session(int port, std::string_view sid) {
+  return http_request(port, "DELETE", "/v1/sessions/" + std::string(sid), {api_auth()});
+}
+
+http_response publish(int port, std::string_view channel, std::string_view event,
+                      std::string_view data_json) {
+  std::string body = "{\"channel\":" + json_quote(channel) + ",\"event\":" + json_quote(event);
+  if (!data_json.empty()) body += ",\"data\":" + std::string(data_json);
+  return http_request(port, "POST", "/v1/publish", {api_auth(), json_type()}, body + "}");
+}
+
 namespace {
 
 json get_object(int port, const std::string& target) {
@@ -142,6 +153,16 @@ json get_object(int port, const std::string& target) {
 
 json stats(int port) {
   return get_object(port, "/v1/stats");
+}
+
+std::int64_t stat_value(int port, std::string_view group, std::string_view name) {
+  const json s = stats(port);
+  const std::string g(group);
+  const auto value =
+      s.HasMember(g.c_str()) ? json_int(s[g.c_str()], std::string(name).c_str()) : std::nullopt;
+  if (!value)
+    throw std::runtime_error("no integer " + g + "." + std::string(name) + " in " + to_text(s));
+  return *value;
 }
 
 json list_sessions(int port, std::string_view sub) {

@@ -53,8 +53,16 @@ http_response validate(int port, std::string_view access_token);
 http_response extend(int port, std::string_view access_token);
 // POST /v1/logout with a bearer token and an optional JSON body.
 http_response logout(int port, std::string_view access_token, std::string_view body = {});
+// DELETE /v1/sessions/<sid> with the test API key.
+http_response delete_session(int port, std::string_view sid);
+// POST /v1/publish with the test API key; `data_json` is the raw JSON of "data", which is
+// left out when empty.
+http_response publish(int port, std::string_view channel, std::string_view event,
+                      std::string_view data_json = {});
 // GET /v1/stats with the API key, parsed; throws unless 200 with a JSON object.
 json stats(int port);
+// One integer of /v1/stats, e.g. stat_value(port, "events", "delivered"); throws when missing.
+std::int64_t stat_value(int port, std::string_view group, std::string_view name);
 // GET /v1/sessions?sub=<sub>, parsed; throws unless 200 with a JSON object.
 json list_sessions(int port, std::string_view sub);
 

@@ -124,6 +124,34 @@ TEST(HttpLogout, DeviceScopeEndsEverySessionOfTheDevice) {
   EXPECT_TRUE(alive(hub.port(), api_made));
 }
 
+TEST(HttpLogout, DeviceScopeByTheCookieAloneUsesTheSessionsDevice) {
+  hub_process hub;
+  const auto on_device = cookie_header({{"shub_did", "DeV1ceDeV1ceDeV1ceDeV1"}});
+  const auto first = login(hub.port(), "alice", "wonderland", true, {on_device});
+  const auto rt = find_set_cookie(first, "shub_rt", "/v1/logout");
+  ASSERT_TRUE(rt) << first.describe();
+  const auto a1 = *parse_token_response(first);
+  const auto a2 = login_ok(hub.port(), "alice", "wonderland", {on_device});
+  const auto elsewhere = login_ok(hub.port());  // no cookie: another browser
+
+  // No shub_did on the request: the device is the one of the session the cookie names.
+  const auto r =
+      http_request(hub.port(), "POST", "/v1/logout",
+                   {cookie_header({{"shub_rt", rt->value}}), json_type()}, R"({"scope":"device"})");
+  ASSERT_EQ(r.status, 204) << r.describe();
+  EXPECT_TRUE(revoked(hub.port(), a1));
+  EXPECT_TRUE(revoked(hub.port(), a2));
+  EXPECT_TRUE(alive(hub.port(), elsewhere));
+}
+
+TEST(HttpLogout, UnknownScopeIsInvalidRequestAndEndsNothing) {
+  hub_process hub;
+  const auto t = login_ok(hub.port());
+  EXPECT_TRUE(is_problem(logout(hub.port(), t.access_token, R"({"scope":"galaxy"})"), 400,
+                         "invalid_request"));
+  EXPECT_TRUE(alive(hub.port(), t));
+}
+
 TEST(HttpLogout, WithoutValidCredentialsIs401) {
   hub_process hub;
   const auto t = login_ok(hub.port());

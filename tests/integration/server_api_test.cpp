@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
+#include "harness_ws.hpp"
 #include "hub_api.hpp"
 
 namespace shub::itest {
@@ -61,7 +62,12 @@ TEST(HttpServerApi, PerSessionLifetimesAndDevice) {
   const json list = list_sessions(hub.port(), "dave");
   ASSERT_TRUE(list.HasMember("sessions") && list["sessions"].IsArray()) << to_text(list);
   ASSERT_EQ(list["sessions"].Size(), 1u);
-  EXPECT_EQ(json_string(list["sessions"][0], "device_id"), "kiosk-1");
+  const auto& listed = list["sessions"][0];
+  EXPECT_EQ(json_string(listed, "device_id"), "kiosk-1");
+  const auto created = json_int(listed, "created_at");
+  ASSERT_TRUE(created) << to_text(listed);
+  EXPECT_EQ(json_int(listed, "idle_expires_at"), *created + 30'000) << to_text(listed);
+  EXPECT_EQ(json_int(listed, "expires_at"), *created + 60'000) << to_text(listed);
 }
 
 TEST(HttpServerApi, BadCreateBodiesAreInvalidRequest) {
@@ -150,8 +156,7 @@ TEST(HttpServerApi, ListShowsTheActiveSessionsOfOneSub) {
   const auto a2 = create_session_ok(hub.port(), "alice", R"("device_id":"phone-1")");
   const auto gone = create_session_ok(hub.port(), "alice");
   login_ok(hub.port(), "bob", "builder");
-  ASSERT_EQ(http_request(hub.port(), "DELETE", "/v1/sessions/" + gone.sid, {api_auth()}).status,
-            204);
+  ASSERT_EQ(delete_session(hub.port(), gone.sid).status, 204);
 
   const auto r = http_request(hub.port(), "GET", "/v1/sessions?sub=alice", {api_auth()});
   ASSERT_EQ(r.status, 200) << r.describe();
@@ -177,22 +182,38 @@ TEST(HttpServerApi, ListShowsTheActiveSessionsOfOneSub) {
   }
   EXPECT_EQ(sids, (std::set<std::string>{a1.sid, a2.sid}));
   EXPECT_EQ(session_count(hub.port(), "nobody"), 0u);
+  for (const char* target : {"/v1/sessions", "/v1/sessions?sub="})
+    EXPECT_TRUE(
+        is_problem(http_request(hub.port(), "GET", target, {api_auth()}), 400, "invalid_request"))
+        << target;
+}
+
+TEST(HttpServerApi, ListCountsEachSessionsLiveTabs) {
+  hub_process hub;
+  const auto with_tab = create_session_ok(hub.port(), "alice");
+  const auto without = create_session_ok(hub.port(), "alice");
+  auto tab = authed_tab(hub.port(), with_tab.access_token);
+  const json list = list_sessions(hub.port(), "alice");
+  ASSERT_EQ(list["sessions"].Size(), 2u) << to_text(list);
+  for (const auto& s : list["sessions"].GetArray()) {
+    const bool tabbed = json_string(s, "sid") == with_tab.sid;
+    EXPECT_TRUE(tabbed || json_string(s, "sid") == without.sid) << to_text(s);
+    EXPECT_EQ(json_int(s, "connections"), tabbed ? 1 : 0) << to_text(s);
+  }
 }
 
 TEST(HttpServerApi, DeleteRevokesOneSession) {
   hub_process hub;
   const auto a = login_ok(hub.port());
   const auto b = login_ok(hub.port());
-  const auto r = http_request(hub.port(), "DELETE", "/v1/sessions/" + a.sid, {api_auth()});
+  const auto r = delete_session(hub.port(), a.sid);
   ASSERT_EQ(r.status, 204) << r.describe();
   EXPECT_TRUE(r.body.empty());
   EXPECT_TRUE(is_token_refusal(validate(hub.port(), a.access_token), "session_revoked"));
   EXPECT_TRUE(is_problem(refresh(hub.port(), *a.refresh_token), 401, "invalid_grant"));
   EXPECT_EQ(validate(hub.port(), b.access_token).status, 200);
   EXPECT_EQ(session_count(hub.port(), "alice"), 1u);
-  EXPECT_TRUE(is_problem(
-      http_request(hub.port(), "DELETE", "/v1/sessions/AAAAAAAAAAAAAAAAAAAAAA", {api_auth()}), 404,
-      "not_found"));
+  EXPECT_TRUE(is_problem(delete_session(hub.port(), "AAAAAAAAAAAAAAAAAAAAAA"), 404, "not_found"));
 }
 
 TEST(HttpServerApi, UserLogoutRevokesEverySessionOfTheUser) {
@@ -200,9 +221,11 @@ TEST(HttpServerApi, UserLogoutRevokesEverySessionOfTheUser) {
   const auto a1 = login_ok(hub.port());
   const auto a2 = create_session_ok(hub.port(), "alice");
   const auto b = login_ok(hub.port(), "bob", "builder");
+  auto tab = authed_tab(hub.port(), a1.access_token);
   auto r = http_request(hub.port(), "POST", "/v1/users/alice/logout", {api_auth()});
   ASSERT_EQ(r.status, 200) << r.describe();
   EXPECT_EQ(json_int(r.json_body(), "revoked"), 2) << r.body;
+  EXPECT_EQ(tab->close_code(2s), 4010) << "a revoked session's tab stays open";
   for (const auto* t : {&a1, &a2}) {
     EXPECT_TRUE(is_token_refusal(validate(hub.port(), t->access_token), "session_revoked"));
     EXPECT_TRUE(is_problem(refresh(hub.port(), *t->refresh_token), 401, "invalid_grant"));
@@ -251,37 +274,29 @@ TEST(HttpServerApi, StatsHaveEveryFieldOfTheContract) {
   EXPECT_EQ(json_bool(s["store"], "up"), true);
 }
 
-std::int64_t counter(int port, const char* group, const char* name) {
-  const json s = stats(port);
-  if (!s.HasMember(group)) throw std::runtime_error("no " + std::string(group) + " in stats");
-  const auto v = json_int(s[group], name);
-  if (!v) throw std::runtime_error(std::string(group) + "." + name + " missing: " + to_text(s));
-  return *v;
-}
-
 TEST(HttpServerApi, StatsCountSessionsAndRefreshes) {
   hub_process hub;
-  EXPECT_EQ(counter(hub.port(), "sessions", "active"), 0);
+  EXPECT_EQ(stat_value(hub.port(), "sessions", "active"), 0);
   const auto a = login_ok(hub.port());
   const auto b = create_session_ok(hub.port(), "bob");
-  EXPECT_EQ(counter(hub.port(), "sessions", "active"), 2);
+  EXPECT_EQ(stat_value(hub.port(), "sessions", "active"), 2);
 
-  const auto ok0 = counter(hub.port(), "refresh", "ok");
+  const auto ok0 = stat_value(hub.port(), "refresh", "ok");
   const auto a1 = refresh_ok(hub.port(), *a.refresh_token);
-  EXPECT_EQ(counter(hub.port(), "refresh", "ok"), ok0 + 1);
+  EXPECT_EQ(stat_value(hub.port(), "refresh", "ok"), ok0 + 1);
 
-  const auto failed0 = counter(hub.port(), "refresh", "failed");
+  const auto failed0 = stat_value(hub.port(), "refresh", "failed");
   EXPECT_EQ(refresh(hub.port(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").status, 401);
-  EXPECT_EQ(counter(hub.port(), "refresh", "failed"), failed0 + 1);
+  EXPECT_EQ(stat_value(hub.port(), "refresh", "failed"), failed0 + 1);
 
-  const auto reused0 = counter(hub.port(), "refresh", "reused");
+  const auto reused0 = stat_value(hub.port(), "refresh", "reused");
   refresh_ok(hub.port(), *a1.refresh_token);
   EXPECT_EQ(refresh(hub.port(), *a.refresh_token).status, 401);  // grandparent: reuse
-  EXPECT_EQ(counter(hub.port(), "refresh", "reused"), reused0 + 1);
-  EXPECT_EQ(counter(hub.port(), "sessions", "active"), 1);
+  EXPECT_EQ(stat_value(hub.port(), "refresh", "reused"), reused0 + 1);
+  EXPECT_EQ(stat_value(hub.port(), "sessions", "active"), 1);
 
-  ASSERT_EQ(http_request(hub.port(), "DELETE", "/v1/sessions/" + b.sid, {api_auth()}).status, 204);
-  EXPECT_EQ(counter(hub.port(), "sessions", "active"), 0);
+  ASSERT_EQ(delete_session(hub.port(), b.sid).status, 204);
+  EXPECT_EQ(stat_value(hub.port(), "sessions", "active"), 0);
 }
 
 TEST(HttpServerApi, MetricsArePrometheusTextPrefixedSessionhub) {
@@ -305,6 +320,20 @@ TEST(HttpServerApi, MetricsArePrometheusTextPrefixedSessionhub) {
   }
   EXPECT_GT(samples, 0) << r.body;
   EXPECT_GT(types, 0) << r.body;
+}
+
+TEST(HttpServerApi, MetricsCarryTheRefreshFanoutAndSlowConsumerSeries) {
+  hub_process hub;
+  const auto t0 = login_ok(hub.port());
+  const auto t1 = refresh_ok(hub.port(), *t0.refresh_token);
+  refresh_ok(hub.port(), *t1.refresh_token);
+  ASSERT_EQ(refresh(hub.port(), *t0.refresh_token).status, 401);  // grandparent: reuse
+  const auto r = http_request(hub.port(), "GET", "/metrics", {api_auth()});
+  ASSERT_EQ(r.status, 200) << r.describe();
+  for (const char* series :
+       {"\nsessionhub_refresh_reused_total 1\n", "\nsessionhub_fanout_latency_seconds_bucket{le=",
+        "\nsessionhub_slow_consumer_kicks_total "})
+    EXPECT_NE(r.body.find(series), std::string::npos) << series << " not in\n" << r.body;
 }
 
 }  // namespace

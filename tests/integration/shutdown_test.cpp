@@ -17,6 +17,7 @@ namespace {
 TEST(IntegrationShutdown, SigtermOnAnIdleHubExitsZero) {
   hub_process hub;
   EXPECT_EQ(hub.terminate(), 0) << hub.output();
+  EXPECT_TRUE(hub.wait_for_log_msg("stopped", 1s)) << hub.output();
 }
 
 TEST(IntegrationShutdown, SigtermAfterTrafficExitsZeroAndClosesTheListener) {

@@ -9,11 +9,6 @@
 namespace shub::itest {
 namespace {
 
-std::int64_t stat(int port, const char* group, const char* name) {
-  const auto d = http_request(port, "GET", "/v1/stats", {api_auth()}).json_body();
-  return d[group][name].GetInt64();
-}
-
 // The issue's acceptance scenario: 16 tabs over 3 sessions of 2 users; a logout reaches
 // exactly that session's tabs well under 100 ms, the others see nothing, stats add up.
 TEST(WsEvents, LogoutReachesExactlyTheSessionsTabsQuickly) {
@@ -28,10 +23,10 @@ TEST(WsEvents, LogoutReachesExactlyTheSessionsTabsQuickly) {
     others.push_back(authed_tab(hub.port(), a2.access_token));
   for (int i = 0; i < 5; ++i)
     others.push_back(authed_tab(hub.port(), b1.access_token));
-  const auto delivered_before = stat(hub.port(), "events", "delivered");
+  const auto delivered_before = stat_value(hub.port(), "events", "delivered");
 
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_EQ(http_request(hub.port(), "DELETE", "/v1/sessions/" + a1.sid, {api_auth()}).status, 204);
+  ASSERT_EQ(delete_session(hub.port(), a1.sid).status, 204);
   std::chrono::steady_clock::duration slowest{};
   for (auto& tab : s1) {
     const auto ev = tab->wait_event("logout", 2s);
@@ -49,9 +44,9 @@ TEST(WsEvents, LogoutReachesExactlyTheSessionsTabsQuickly) {
     EXPECT_FALSE(tab->next(300ms)) << "a tab of another session got a frame";
     EXPECT_EQ(tab->close_code(0ms), 0);
   }
-  EXPECT_EQ(stat(hub.port(), "events", "delivered") - delivered_before, 6);
-  EXPECT_EQ(stat(hub.port(), "events", "dropped"), 0);
-  EXPECT_EQ(stat(hub.port(), "connections", "authenticated"), 10);
+  EXPECT_EQ(stat_value(hub.port(), "events", "delivered") - delivered_before, 6);
+  EXPECT_EQ(stat_value(hub.port(), "events", "dropped"), 0);
+  EXPECT_EQ(stat_value(hub.port(), "connections", "authenticated"), 10);
 }
 
 TEST(WsEvents, LoginReachesTheUsersTabsOnly) {
@@ -89,14 +84,9 @@ TEST(WsEvents, HttpExtendAndRefreshAreAnnounced) {
   hub_process hub;
   const auto a = create_session_ok(hub.port(), "alice");
   auto tab = authed_tab(hub.port(), a.access_token);
-  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/extend",
-                         {{"Authorization", "Bearer " + a.access_token}})
-                .status,
-            200);
+  ASSERT_EQ(extend(hub.port(), a.access_token).status, 200);
   ASSERT_TRUE(tab->wait_event("session.extended"));
-  const auto r = http_request(hub.port(), "POST", "/v1/refresh", {json_type()},
-                              "{\"refresh_token\":\"" + *a.refresh_token + "\"}");
-  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(refresh(hub.port(), *a.refresh_token).status, 200);
   const auto refreshed = tab->wait_event("token.refreshed");
   ASSERT_TRUE(refreshed);
   EXPECT_EQ((*refreshed)["data"]["expires_in"].GetInt64(), 900);
@@ -132,10 +122,7 @@ TEST(WsEvents, IdleWarningThenExactlyOneIdleLogout) {
   EXPECT_TRUE(t2->wait_event("logout", 1s));
   EXPECT_EQ(t2->close_code(2s), 4010);
   // The store agrees: the access token's session is revoked.
-  const auto v = http_request(hub.port(), "GET", "/v1/validate",
-                              {{"Authorization", "Bearer " + a.access_token}});
-  EXPECT_EQ(v.status, 401);
-  EXPECT_NE(v.body.find("session_revoked"), std::string::npos);
+  EXPECT_TRUE(is_token_refusal(validate(hub.port(), a.access_token), "session_revoked"));
 }
 
 TEST(WsEvents, ExtendDismissesTheWarningAndDefersTheLogout) {
@@ -154,9 +141,7 @@ TEST(WsEvents, PublishReachesTheChannelAndRefusesReservedNames) {
   const auto b = create_session_ok(hub.port(), "bob");
   auto alice = authed_tab(hub.port(), a.access_token);
   auto bob = authed_tab(hub.port(), b.access_token);
-  const auto r =
-      http_request(hub.port(), "POST", "/v1/publish", {api_auth(), json_type()},
-                   R"({"channel":"user:alice","event":"cart.updated","data":{"items":3}})");
+  const auto r = publish(hub.port(), "user:alice", "cart.updated", R"({"items":3})");
   ASSERT_EQ(r.status, 202);
   const auto ev = alice->wait_event("cart.updated");
   ASSERT_TRUE(ev);
@@ -164,10 +149,7 @@ TEST(WsEvents, PublishReachesTheChannelAndRefusesReservedNames) {
   EXPECT_STREQ((*ev)["id"].GetString(), r.json_body()["id"].GetString());
   EXPECT_FALSE(bob->next(300ms));
   for (const char* name : {"logout", "login", "session.extended", "session.x"}) {
-    const auto bad =
-        http_request(hub.port(), "POST", "/v1/publish", {api_auth(), json_type()},
-                     std::string(R"({"channel":"user:alice","event":")") + name + "\"}");
-    EXPECT_EQ(bad.status, 400) << name;
+    EXPECT_EQ(publish(hub.port(), "user:alice", name).status, 400) << name;
   }
   EXPECT_EQ(http_request(hub.port(), "POST", "/v1/publish", {json_type()},
                          R"({"channel":"user:alice","event":"x"})")
@@ -202,10 +184,7 @@ TEST(WsEvents, ResumeAfterAMissedLogoutLearnsIt) {
 TEST(WsEvents, ResumeOfAChangedSessionSendsTheLatestState) {
   hub_process hub;
   const auto a = create_session_ok(hub.port(), "alice");
-  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/extend",
-                         {{"Authorization", "Bearer " + a.access_token}})
-                .status,
-            200);
+  ASSERT_EQ(extend(hub.port(), a.access_token).status, 200);
   ws_tab tab(hub.port());
   tab.send(R"({"type":"resume","token":")" + a.access_token + R"(","version":1})");
   const auto ready = tab.wait_type("ready");
@@ -228,16 +207,15 @@ TEST(WsEvents, WatchingTabLearnsOfALoginOnItsDevice) {
   ws_tab elsewhere(hub.port(), test_origin, "shub_did=AAAAAAAAAAAAAAAAAAAAAA");
   elsewhere.send(R"({"type":"watch"})");
   ASSERT_TRUE(elsewhere.wait_type("ready"));
-  const auto login =
-      http_request(hub.port(), "POST", "/v1/login", {{"Cookie", "shub_did=" + did}, json_type()},
-                   R"({"username":"alice","password":"wonderland"})");
-  ASSERT_EQ(login.status, 200);
+  const auto signed_in =
+      login(hub.port(), "alice", "wonderland", false, {cookie_header({{"shub_did", did}})});
+  ASSERT_EQ(signed_in.status, 200);
   const auto ev = watcher.wait_event("login");
   ASSERT_TRUE(ev);
   EXPECT_STREQ((*ev)["data"]["sub"].GetString(), "alice");
   EXPECT_FALSE(elsewhere.next(300ms));
   // The watcher authenticates on the same socket, as the snippet does.
-  watcher.auth(login.json_body()["access_token"].GetString());
+  watcher.auth(signed_in.json_body()["access_token"].GetString());
   const auto authed = watcher.wait_type("ready");
   ASSERT_TRUE(authed);
   EXPECT_STREQ((*authed)["sub"].GetString(), "alice");
@@ -266,10 +244,9 @@ TEST(WsEvents, RefreshTokenReuseLogsEveryTabOut) {
   hub_process hub({"--reuse-interval-s", "0"});
   const auto a = create_session_ok(hub.port(), "alice");
   auto tab = authed_tab(hub.port(), a.access_token);
-  const std::string body = "{\"refresh_token\":\"" + *a.refresh_token + "\"}";
-  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/refresh", {json_type()}, body).status, 200);
+  ASSERT_EQ(refresh(hub.port(), *a.refresh_token).status, 200);
   std::this_thread::sleep_for(1100ms);
-  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/refresh", {json_type()}, body).status, 401);
+  ASSERT_EQ(refresh(hub.port(), *a.refresh_token).status, 401);
   const auto ev = tab->wait_event("logout");
   ASSERT_TRUE(ev);
   EXPECT_STREQ((*ev)["data"]["reason"].GetString(), "refresh_token_reuse");

@@ -10,10 +10,6 @@
 namespace shub::itest {
 namespace {
 
-json stats(int port) {
-  return http_request(port, "GET", "/v1/stats", {api_auth()}).json_body();
-}
-
 TEST(WsLimits, UnlistedOrMissingOriginIsRefused) {
   hub_process hub;
   try {
@@ -56,7 +52,7 @@ TEST(WsLimits, BadTokensClose4001WithAReason) {
     EXPECT_STREQ((*err)["code"].GetString(), "token_invalid");
     EXPECT_EQ(tab.close_code(), 4001);
   }
-  ASSERT_EQ(http_request(hub.port(), "DELETE", "/v1/sessions/" + a.sid, {api_auth()}).status, 204);
+  ASSERT_EQ(delete_session(hub.port(), a.sid).status, 204);
   ws_tab revoked(hub.port());
   revoked.auth(a.access_token);
   const auto err = revoked.wait_type("error");
@@ -119,11 +115,7 @@ TEST(WsLimits, FrameFloodCloses4009) {
   for (int i = 0; i < 40; ++i)
     tab->send(R"({"type":"activity"})");
   EXPECT_EQ(tab->close_code(3s), 4009);
-  EXPECT_GE(stats(hub.port())["connections"]["rate_limited_closes"].GetInt64(), 1);
-}
-
-std::int64_t s_kicks(int port) {
-  return stats(port)["connections"]["slow_consumer_kicks"].GetInt64();
+  EXPECT_GE(stat_value(hub.port(), "connections", "rate_limited_closes"), 1);
 }
 
 TEST(WsLimits, SlowConsumerIsClosedWhileFastTabsKeepUp) {
@@ -137,12 +129,10 @@ TEST(WsLimits, SlowConsumerIsClosedWhileFastTabsKeepUp) {
   auto fast = authed_tab(hub.port(), a.access_token);
   const std::string payload(12000, 'p');  // fills the kernel's socket buffers quickly
   int received = 0;
-  for (int i = 0; i < 1500 && s_kicks(hub.port()) == 0; ++i) {
-    ASSERT_EQ(
-        http_request(hub.port(), "POST", "/v1/publish", {api_auth(), json_type()},
-                     R"({"channel":"user:alice","event":"bulk","data":{"p":")" + payload + "\"}}")
-            .status,
-        202);
+  const std::string data = R"({"p":")" + payload + "\"}";
+  for (int i = 0; i < 1500 && stat_value(hub.port(), "connections", "slow_consumer_kicks") == 0;
+       ++i) {
+    ASSERT_EQ(publish(hub.port(), "user:alice", "bulk", data).status, 202);
     if (fast->wait_event("bulk", 2s)) ++received;
   }
   const auto s = stats(hub.port());
@@ -184,10 +174,8 @@ TEST(WsLimits, TokenFrameReplacesTheTokenOfTheSameSessionOnly) {
   const auto a = create_session_ok(hub.port(), "alice");
   const auto b = create_session_ok(hub.port(), "bob");
   auto tab = authed_tab(hub.port(), a.access_token);
-  const auto r = http_request(hub.port(), "POST", "/v1/refresh", {json_type()},
-                              "{\"refresh_token\":\"" + *a.refresh_token + "\"}");
-  tab->send(R"({"type":"token","token":")" +
-            std::string(r.json_body()["access_token"].GetString()) + "\"}");
+  tab->send(R"({"type":"token","token":")" + refresh_ok(hub.port(), *a.refresh_token).access_token +
+            "\"}");
   EXPECT_EQ(tab->close_code(500ms), 0);
   tab->send(R"({"type":"token","token":")" + b.access_token + "\"}");
   const auto err = tab->wait_type("error");
@@ -204,12 +192,9 @@ TEST(WsLimits, PingsKeepLiveTabsAndSilentPeersAreDropped) {
   silent->stall();  // reads nothing more: no pongs, no frames
   EXPECT_TRUE(hub.wait_for_log_msg("ws_silent_peer", 6s));
   EXPECT_EQ(live->close_code(500ms), 0);
-  EXPECT_EQ(stats(hub.port())["connections"]["authenticated"].GetInt64(), 1);
+  EXPECT_EQ(stat_value(hub.port(), "connections", "authenticated"), 1);
   // The live tab still gets events after the silent one is gone.
-  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/extend",
-                         {{"Authorization", "Bearer " + a.access_token}})
-                .status,
-            200);
+  ASSERT_EQ(extend(hub.port(), a.access_token).status, 200);
   EXPECT_TRUE(live->wait_event("session.extended"));
 }
 
