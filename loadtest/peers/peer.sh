@@ -3,7 +3,7 @@
 # directory of its own (loadtest/peers/README.md):
 #
 #   loadtest/peers/peer.sh start <nchan|socketio|socketio-redis|ws> --port P [--dir D] [--workers N]
-#   loadtest/peers/peer.sh stop --dir D
+#   loadtest/peers/peer.sh stop [<nchan|socketio|socketio-redis|ws>] [--port P] --dir D
 #
 # `start` installs what is missing (Debian packages, `npm ci`), starts the peer, waits until
 # it answers and prints, one per line:
@@ -29,18 +29,30 @@ usage() {
 
 port_open() { timeout 1 bash -c ": >/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-wait_port() {  # port pid what
-  local i
+# Answers when `GET /health` does (HTTP 200), or with `--tcp` when the port accepts.
+wait_ready() {  # [--tcp] port pid what
+  local tcp=0 i
+  [ "$1" = --tcp ] && { tcp=1; shift; }
   for ((i = 0; i < 150; i++)); do
-    port_open "$1" && return 0
+    if ((tcp)); then
+      port_open "$1" && return 0
+    else
+      [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$1/health")" = 200 ] &&
+        return 0
+    fi
     kill -0 "$2" 2>/dev/null || die "$3 exited at start (see its log in $dir)"
     sleep 0.1
   done
-  die "$3 did not listen on 127.0.0.1:$1 within 15 s"
+  die "$3 did not answer on 127.0.0.1:$1 within 15 s (see its log in $dir)"
 }
 
-# The hard limit of open files, for 20,000+ connections.
-raise_nofile() { ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }
+# The hard limit of open files (each WebSocket is one); nginx's workers get it too.
+raise_nofile() {
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  nofile=$(ulimit -n)
+  [ "$nofile" = unlimited ] && nofile=1048576
+  return 0
+}
 
 need_packages() {  # program...
   local missing=0 p
@@ -84,11 +96,16 @@ cmd_start() {
 
   case $kind in
     nchan)
-      need_packages nginx
+      need_packages nginx curl
+      # Started as root, nginx would run its workers as nobody: keep them the invoking user.
+      local user=""
+      [ "$(id -u)" -eq 0 ] && user="user $(id -un) $(id -gn);"
       sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@WORKERS@|$workers|g" \
+        -e "s|@NOFILE@|$nofile|g" -e "s|@USER@|$user|g" \
         "$here/nchan/nginx.conf.in" >"$dir/nginx.conf"
-      start_bg nginx nginx -p "$dir" -c "$dir/nginx.conf"
-      wait_port "$port" "$(cat "$dir/nginx.pid")" nginx
+      # -e: the error log of start-up too, before the configuration is read.
+      start_bg nginx nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
+      wait_ready "$port" "$(cat "$dir/nginx.pid")" nginx
       # The workers are the master's children; they do the work.
       local master i
       master=$(cat "$dir/nginx.pid")
@@ -99,14 +116,14 @@ cmd_start() {
       pgrep -P "$master" | sed 's/^/PID=/'
       ;;
     ws)
-      need_packages node npm
+      need_packages node npm curl
       need_node_modules
       start_bg node node "$here/node/ws.js" --port "$port"
-      wait_port "$port" "$(cat "$dir/node.pid")" "ws peer"
+      wait_ready "$port" "$(cat "$dir/node.pid")" "ws peer"
       echo "PID=$(cat "$dir/node.pid")"
       ;;
     socketio | socketio-redis)
-      need_packages node npm
+      need_packages node npm curl
       need_node_modules
       local args=(--port "$port")
       if [ "$kind" = socketio-redis ]; then
@@ -115,11 +132,11 @@ cmd_start() {
         rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         start_bg redis redis-server --bind 127.0.0.1 --port "$rport" --save '' \
           --appendonly no --dir "$dir"
-        wait_port "$rport" "$(cat "$dir/redis.pid")" redis-server
+        wait_ready --tcp "$rport" "$(cat "$dir/redis.pid")" redis-server
         args+=(--redis "redis://127.0.0.1:$rport")
       fi
       start_bg node node "$here/node/socketio.js" "${args[@]}"
-      wait_port "$port" "$(cat "$dir/node.pid")" "socket.io peer"
+      wait_ready "$port" "$(cat "$dir/node.pid")" "socket.io peer"
       echo "PID=$(cat "$dir/node.pid")"
       ;;
     *) usage ;;
@@ -130,9 +147,11 @@ cmd_start() {
 
 cmd_stop() {
   dir=""
+  case ${1:-} in nchan | socketio | socketio-redis | ws) shift ;; esac  # the kind: optional
   while [ $# -gt 0 ]; do
     case $1 in
       --dir) dir=$2; shift 2 ;;
+      --port) shift 2 ;;  # accepted for symmetry with start; the state dir says what runs
       *) usage ;;
     esac
   done
