@@ -2,7 +2,7 @@
 # Starts and stops the servers sessionhub is compared with, on loopback, each in a state
 # directory of its own (loadtest/peers/README.md):
 #
-#   loadtest/peers/peer.sh start <nchan|socketio|socketio-redis|ws> --port P [--dir D] [--workers N]
+#   loadtest/peers/peer.sh start <nchan|socketio|socketio-redis|ws> --port P [--dir D] [--workers N] [--ping-interval MS]
 #   loadtest/peers/peer.sh stop [<nchan|socketio|socketio-redis|ws>] [--port P] --dir D
 #
 # `start` installs what is missing (Debian packages, `npm ci`), starts the peer, waits until
@@ -76,13 +76,14 @@ start_bg() {  # name command... (own process group, output to <dir>/<name>.log)
 cmd_start() {
   local kind=${1:-}
   shift || true
-  local port="" workers=1
+  local port="" workers=1 ping=""
   dir=""
   while [ $# -gt 0 ]; do
     case $1 in
       --port) port=$2; shift 2 ;;
       --dir) dir=$2; shift 2 ;;
       --workers) workers=$2; shift 2 ;;
+      --ping-interval) ping=$2; shift 2 ;;  # socketio: Engine.IO's pingInterval, ms
       *) usage ;;
     esac
   done
@@ -126,6 +127,7 @@ cmd_start() {
       need_packages node npm curl
       need_node_modules
       local args=(--port "$port")
+      [ -z "$ping" ] || args+=(--ping-interval "$ping")
       if [ "$kind" = socketio-redis ]; then
         need_packages redis-server redis-cli
         local rport
