@@ -15,7 +15,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 
 die() {
   echo "peer: $*" >&2
@@ -54,17 +53,34 @@ raise_nofile() {
   return 0
 }
 
-need_packages() {  # program...
-  local missing=0 p
-  for p in "$@"; do command -v "$p" >/dev/null || missing=1; done
-  [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || [[ " $* " != *" nginx "* ]] || missing=1
-  [ "$missing" = 0 ] || "$root/scripts/setup.sh"
+# Debian packages, installed when missing (apt-get; scripts/setup.sh lists them too).
+need_debs() {  # package...
+  local missing=() p sudo=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "peer: installing ${missing[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive timeout 900 $sudo apt-get update -qq >&2 || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive timeout 900 $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2 || die "could not install ${missing[*]}"
+  # nginx and redis are only peers started here: not system services.
+  if command -v systemctl >/dev/null; then
+    $sudo systemctl disable --now nginx redis-server >/dev/null 2>&1 || true
+  fi
 }
 
+# The node packages, pinned by node/package-lock.json; `npm ci` again when the lock changed.
 need_node_modules() {
-  [ -d "$here/node/node_modules/socket.io" ] && [ -d "$here/node/node_modules/ws" ] && return 0
-  (cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error)
+  local stamp="$here/node/node_modules/.package-lock.json"
+  [ -f "$stamp" ] && [ ! "$here/node/package-lock.json" -nt "$stamp" ] && return 0
+  (cd "$here/node" && timeout 600 npm ci --no-audit --no-fund --loglevel=error >&2) ||
+    die "npm ci in $here/node failed"
 }
+
+# Programs in sbin are not on every user's PATH.
+program() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; }
 
 start_bg() {  # name command... (own process group, output to <dir>/<name>.log)
   local name=$1
@@ -97,7 +113,7 @@ cmd_start() {
 
   case $kind in
     nchan)
-      need_packages nginx curl
+      need_debs nginx-light libnginx-mod-nchan curl
       # Started as root, nginx would run its workers as nobody: keep them the invoking user.
       local user=""
       [ "$(id -u)" -eq 0 ] && user="user $(id -un) $(id -gn);"
@@ -105,7 +121,7 @@ cmd_start() {
         -e "s|@NOFILE@|$nofile|g" -e "s|@USER@|$user|g" \
         "$here/nchan/nginx.conf.in" >"$dir/nginx.conf"
       # -e: the error log of start-up too, before the configuration is read.
-      start_bg nginx nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
+      start_bg nginx "$(program nginx)" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
       wait_ready "$port" "$(cat "$dir/nginx.pid")" nginx
       # The workers are the master's children; they do the work.
       local master i
@@ -117,22 +133,26 @@ cmd_start() {
       pgrep -P "$master" | sed 's/^/PID=/'
       ;;
     ws)
-      need_packages node npm curl
+      need_debs curl
+      command -v node >/dev/null || need_debs nodejs
+      command -v npm >/dev/null || need_debs npm
       need_node_modules
       start_bg node node "$here/node/ws.js" --port "$port"
       wait_ready "$port" "$(cat "$dir/node.pid")" "ws peer"
       echo "PID=$(cat "$dir/node.pid")"
       ;;
     socketio | socketio-redis)
-      need_packages node npm curl
+      need_debs curl
+      command -v node >/dev/null || need_debs nodejs
+      command -v npm >/dev/null || need_debs npm
       need_node_modules
       local args=(--port "$port")
       [ -z "$ping" ] || args+=(--ping-interval "$ping")
       if [ "$kind" = socketio-redis ]; then
-        need_packages redis-server redis-cli
+        need_debs redis-server python3
         local rport
         rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        start_bg redis redis-server --bind 127.0.0.1 --port "$rport" --save '' \
+        start_bg redis "$(program redis-server)" --bind 127.0.0.1 --port "$rport" --save '' \
           --appendonly no --dir "$dir"
         wait_ready --tcp "$rport" "$(cat "$dir/redis.pid")" redis-server
         args+=(--redis "redis://127.0.0.1:$rport")
@@ -162,6 +182,11 @@ cmd_stop() {
   for f in "$dir"/*.pid; do
     [ -s "$f" ] || continue
     pid=$(cat "$f")
+    # Only what start put there: a pid file left by a peer long gone may name another process.
+    case $(cat "/proc/$pid/comm" 2>/dev/null) in
+      nginx | node | redis-server) ;;
+      *) rm -f "$f"; continue ;;
+    esac
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
       kill -0 "$pid" 2>/dev/null || break
