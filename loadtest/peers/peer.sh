@@ -109,6 +109,8 @@ cmd_start() {
   [ -n "$dir" ] || dir=$(mktemp -d "${TMPDIR:-/tmp}/peer-$kind.XXXXXX")
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
+  # A start that fails part way stops whatever it had started.
+  trap 'rc=$?; [ $rc -eq 0 ] || cmd_stop --dir "$dir" >/dev/null 2>&1; exit $rc' EXIT
   raise_nofile
 
   case $kind in
