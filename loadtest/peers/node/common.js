@@ -6,6 +6,15 @@ function option(name, fallback) {
   return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
+// The channel of a /sub/ or /pub/ path, or null when it is not valid percent-encoding.
+function decodeChannel(segment) {
+  try {
+    return decodeURIComponent(segment) || null;
+  } catch {
+    return null;
+  }
+}
+
 // POST /pub/<channel> with a JSON body → publish(channel, text, parsed); 202. Anything else
 // that is not handled elsewhere: 404.
 function publishRoute(publish) {
@@ -16,6 +25,11 @@ function publishRoute(publish) {
       return true;
     }
     if (!m || req.method !== 'POST') return false;
+    const channel = decodeChannel(m[1]);
+    if (!channel) {
+      res.writeHead(400).end('bad channel\n');
+      return true;
+    }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -27,11 +41,11 @@ function publishRoute(publish) {
         res.writeHead(400).end('bad json\n');
         return;
       }
-      publish(decodeURIComponent(m[1]), text, parsed);
+      publish(channel, text, parsed);
       res.writeHead(202).end();
     });
     return true;
   };
 }
 
-module.exports = { option, publishRoute };
+module.exports = { option, publishRoute, decodeChannel };

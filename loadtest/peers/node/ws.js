@@ -4,7 +4,7 @@
 'use strict';
 const http = require('http');
 const { WebSocketServer } = require('ws');
-const { option, publishRoute } = require('./common');
+const { option, publishRoute, decodeChannel } = require('./common');
 
 const port = Number(option('port', '9001'));
 const channels = new Map(); // name -> Set of sockets
@@ -16,14 +16,16 @@ const route = publishRoute((channel, text) => {
 const server = http.createServer((req, res) => {
   if (!route(req, res)) res.writeHead(404).end();
 });
+// Publishers keep their connections between publishes, as with nginx (75 s there).
+server.keepAliveTimeout = 75000;
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 server.on('upgrade', (req, socket, head) => {
   const m = /^\/sub\/([^/?]+)$/.exec(req.url || '');
-  if (!m) {
-    socket.destroy();
+  const channel = m && decodeChannel(m[1]);
+  if (!channel) {
+    socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     return;
   }
-  const channel = decodeURIComponent(m[1]);
   wss.handleUpgrade(req, socket, head, (ws) => {
     if (!channels.has(channel)) channels.set(channel, new Set());
     channels.get(channel).add(ws);
