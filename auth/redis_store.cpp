@@ -11,6 +11,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "crypto.hpp"
+
 namespace shub::auth {
 
 namespace {
@@ -51,24 +53,7 @@ std::string sha1_hex(std::string_view text) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += digits[md[i] >> 4];
-    out += digits[md[i] & 15];
-  }
-  return out;
-}
-
-std::string hex(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 std::int64_t now_ms() {
@@ -405,7 +390,7 @@ std::string redis_store::session_key(std::string_view sid) {
   return tagged("shub:s:", sid);
 }
 std::string redis_store::refresh_key(std::string_view hash) {
-  return "shub:rt:" + hex(hash);
+  return "shub:rt:" + to_hex(hash);
 }
 
 namespace {
