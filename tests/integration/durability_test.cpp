@@ -30,11 +30,13 @@ TEST(IntegrationDurability, SessionsRevocationsAndTheKeySurviveARestart) {
   temp_dir store_dir;
   const std::vector<std::string> args = {"--store", "sqlite:" + store_dir.path() + "/hub.db"};
   token_response kept, revoked;
+  std::string jwks_before;
   {
     hub_process first(args);
     kept = login_ok(first.port());
     revoked = create_session_ok(first.port(), "bob");
     ASSERT_EQ(logout(first.port(), revoked.access_token).status, 204);
+    jwks_before = http_request(first.port(), "GET", "/.well-known/jwks.json").body;
     ASSERT_EQ(first.terminate(), 0) << first.output();
   }
   EXPECT_TRUE(std::filesystem::exists(store_dir.path() + "/signing-key.pem"))
@@ -42,6 +44,8 @@ TEST(IntegrationDurability, SessionsRevocationsAndTheKeySurviveARestart) {
   hub_process second(args);
   EXPECT_TRUE(jwks_has(second.port(), kid_of(kept.access_token)))
       << "the signing key did not survive the restart";
+  EXPECT_EQ(http_request(second.port(), "GET", "/.well-known/jwks.json").body, jwks_before)
+      << "the restart published other keys";
 
   const auto v = validate(second.port(), kept.access_token);
   ASSERT_EQ(v.status, 200) << v.describe();
