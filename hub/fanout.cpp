@@ -1,5 +1,5 @@
-// fanout: id, timestamp and encoding of an event, then one post per worker (and one
-// message to the cluster bridge).
+// fanout: id, timestamp and encoding of an event (the JSON once, then the WebSocket frame
+// around it once), then one post per worker (and one message to the cluster bridge).
 #include "fanout.hpp"
 
 #include <chrono>
@@ -7,6 +7,7 @@
 #include "auth/base64url.hpp"
 #include "auth/crypto.hpp"
 #include "cluster_bridge.hpp"
+#include "ws_wire.hpp"
 
 namespace shub {
 
@@ -19,12 +20,15 @@ fanout::fanout(std::vector<worker*> workers, hub_stats& stats)
       stats_(stats),
       epoch_(auth::base64url_encode(auth::random_bytes(6))) {}
 
-std::shared_ptr<delivery> fanout::make_delivery(const event& e, std::string& id) {
+std::shared_ptr<delivery> fanout::make_delivery(const event& e, std::string& id,
+                                                std::string* json) {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
   id = epoch_ + "-" + std::to_string(seq_.fetch_add(1) + 1);
   auto d = std::make_shared<delivery>();
-  d->frame = encode_frame(e, id, now_us / 1000);
+  const frame_ptr text = encode_frame(e, id, now_us / 1000);
+  d->wire = std::make_shared<const std::string>(ws::encode(ws::opcode::text, *text));
+  if (json) *json = *text;
   d->channels = e.channels;
   d->ends_sid = e.ends_sid;
   d->published_us = now_us;
@@ -39,14 +43,13 @@ void fanout::deliver(std::shared_ptr<const delivery> d) {
 
 std::string fanout::publish(const event& e, const auth::session* s) {
   std::string id;
-  auto d = make_delivery(e, id);
+  cluster::message m;
+  auto d = make_delivery(e, id, bridge_ ? &m.frame : nullptr);
   if (bridge_) {
-    cluster::message m;
     m.sent_us = d->published_us;
     m.channels = d->channels;
     m.ends_sid = d->ends_sid;
     if (s) m.session = view_of(*s);
-    m.frame.assign(*d->frame);
     bridge_->send(std::move(m));
   }
   deliver(std::move(d));
@@ -55,13 +58,13 @@ std::string fanout::publish(const event& e, const auth::session* s) {
 
 std::string fanout::publish_local(const event& e) {
   std::string id;
-  deliver(make_delivery(e, id));
+  deliver(make_delivery(e, id, nullptr));
   return id;
 }
 
 void fanout::deliver_remote(cluster::message&& m) {
   auto d = std::make_shared<delivery>();
-  d->frame = std::make_shared<const std::string>(std::move(m.frame));
+  d->wire = std::make_shared<const std::string>(ws::encode(ws::opcode::text, m.frame));
   d->channels = std::move(m.channels);
   d->ends_sid = std::move(m.ends_sid);
   // published_us stays 0: the fan-out histogram is this replica's own publishes; the

@@ -36,7 +36,8 @@ class fanout {
   void deliver_remote(cluster::message&& m);
 
  private:
-  std::shared_ptr<delivery> make_delivery(const event& e, std::string& id);
+  // `json`, when given, receives the frame's JSON text (what the cluster link carries).
+  std::shared_ptr<delivery> make_delivery(const event& e, std::string& id, std::string* json);
   void deliver(std::shared_ptr<const delivery> d);
 
   std::vector<worker*> workers_;

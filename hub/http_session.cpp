@@ -2,6 +2,8 @@
 // answer is still possible (400, 413, 431) and logged at debug; they never reach a handler.
 #include "http_session.hpp"
 
+#include <optional>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
@@ -10,6 +12,7 @@
 #include "auth/session_service.hpp"
 #include "log.hpp"
 #include "ws_connection.hpp"
+#include "ws_wire.hpp"
 
 namespace shub {
 
@@ -126,6 +129,28 @@ void http_session::handle(std::shared_ptr<http_request> req) {
 
 void http_session::upgrade(std::shared_ptr<http_request> req, std::string_view path) {
   if (path != "/v1/ws") return send(problem(http::status::not_found, "not_found"), *req);
+  // RFC 6455 §4.2.1's fields (method, Upgrade and Connection were checked by is_upgrade).
+  const auto field = [&](http::field f) -> std::optional<std::string_view> {
+    const auto it = req->find(f);
+    if (it == req->end()) return std::nullopt;
+    return std::string_view(it->value());
+  };
+  const auto key = field(http::field::sec_websocket_key);
+  const auto version = field(http::field::sec_websocket_version);
+  const auto check =
+      ws::check_handshake(field(http::field::host).value_or(""), key.value_or(""),
+                          version.value_or(""), key.has_value(), version.has_value());
+  if (check.status != 0) {
+    log::info("ws_handshake_refused").str("ip", client_ip_).str("error", check.reason).emit();
+    if (check.status == 426) {
+      http_response res =
+          problem(http::status::upgrade_required, "upgrade_required", std::string(check.reason));
+      res.set(http::field::sec_websocket_version, "13");
+      return send(std::move(res), *req);
+    }
+    return send(problem(http::status::bad_request, "invalid_request", std::string(check.reason)),
+                *req);
+  }
   // Cross-site WebSocket hijacking: only configured browser origins may open a socket.
   const auto origin = req->find(http::field::origin);
   const bool allowed =
@@ -163,9 +188,12 @@ void http_session::upgrade(std::shared_ptr<http_request> req, std::string_view p
   const bool fresh = !plausible_device_id(did);
   if (fresh) did = auth::session_service::new_id();
   hub_.requests_in_flight.fetch_sub(1);  // the socket is the connection's from here on
+  // Bytes the client sent after its request (its first frames) were read with it.
+  std::string early = beast::buffers_to_string(buffer_.data());
+  buffer_.consume(buffer_.size());
   auto conn = std::make_shared<ws_connection>(stream_.release_socket(), worker_, hub_, client_ip_,
                                               std::move(did), fresh);
-  conn->start(std::move(*req));
+  conn->start(*req, std::move(early));
 }
 
 void http_session::add_cors(http_response& res, const http_request& req) const {

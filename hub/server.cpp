@@ -29,6 +29,7 @@
 #include "signing_keys.hpp"
 #include "timed_store.hpp"
 #include "worker.hpp"
+#include "ws_wire.hpp"
 
 namespace shub {
 
@@ -169,7 +170,7 @@ int run_server(const config& cfg) {
   std::vector<worker*> worker_ptrs;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
   for (unsigned i = 0; i < n_workers; ++i) {
-    workers.push_back(std::make_unique<worker>(i));
+    workers.push_back(std::make_unique<worker>(i, hub->stats));
     contexts.push_back(&workers.back()->context());
     worker_ptrs.push_back(workers.back().get());
     guards.push_back(net::make_work_guard(workers.back()->context()));
@@ -290,7 +291,7 @@ int run_server(const config& cfg) {
       .num("connections", hub->stats.connections_current.get())
       .emit();
   for (auto& w : workers) {
-    w->close_all(static_cast<std::uint16_t>(boost::beast::websocket::close_code::going_away));
+    w->close_all(ws::code::going_away);
   }
   const auto now = std::chrono::steady_clock::now();
   const auto deadline = now + std::chrono::seconds(cfg.drain_timeout_s);

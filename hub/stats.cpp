@@ -2,6 +2,7 @@
 // /v1/stats (PROTOCOL §5) and Prometheus text exposition 0.0.4 for /metrics.
 #include "stats.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -21,19 +22,33 @@ double latency_histogram::bound_us(std::size_t i) {
   return first_bound_us * std::pow(ratio, i);
 }
 
+std::size_t latency_histogram::bucket_of(std::int64_t us) {
+  if (us <= first_bound_us) return 0;
+  const auto i = static_cast<std::size_t>(
+      std::ceil(std::log(static_cast<double>(us) / first_bound_us) / std::log(ratio)));
+  return std::min(i, bucket_count);
+}
+
 void latency_histogram::record_us(std::int64_t us) {
   if (us < 0) us = 0;
-  std::size_t i = 0;
-  if (us > first_bound_us) {
-    i = static_cast<std::size_t>(
-        std::ceil(std::log(static_cast<double>(us) / first_bound_us) / std::log(ratio)));
-    if (i > bucket_count) i = bucket_count;
-  }
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  buckets_[bucket_of(us)].fetch_add(1, std::memory_order_relaxed);
   sum_us_.fetch_add(us, std::memory_order_relaxed);
   std::int64_t seen = max_us_.load(std::memory_order_relaxed);
   while (us > seen && !max_us_.compare_exchange_weak(seen, us, std::memory_order_relaxed)) {
   }
+}
+
+void latency_histogram::merge(latency_batch& b) {
+  if (b.count_ == 0) return;
+  for (std::size_t i = 0; i < b.buckets_.size(); ++i) {
+    if (b.buckets_[i] != 0) buckets_[i].fetch_add(b.buckets_[i], std::memory_order_relaxed);
+  }
+  sum_us_.fetch_add(b.sum_us_, std::memory_order_relaxed);
+  std::int64_t seen = max_us_.load(std::memory_order_relaxed);
+  while (b.max_us_ > seen &&
+         !max_us_.compare_exchange_weak(seen, b.max_us_, std::memory_order_relaxed)) {
+  }
+  b = latency_batch{};
 }
 
 std::uint64_t latency_histogram::count() const {

@@ -15,14 +15,16 @@
 
 #include "channel_index.hpp"
 #include "send_queue.hpp"
+#include "stats.hpp"
 
 namespace shub {
 
 class ws_connection;
 
-// One published event as the workers see it: the frame, encoded once, and where it goes.
+// One published event as the workers see it: the WebSocket frame (header and payload),
+// encoded once, and where it goes.
 struct delivery {
-  frame_ptr frame;
+  frame_ptr wire;
   std::vector<std::string> channels;
   std::string ends_sid;  // non-empty: that session's connections close with 4010 after it
   std::int64_t published_us = 0;
@@ -30,7 +32,7 @@ struct delivery {
 
 class worker {
  public:
-  explicit worker(std::size_t index);
+  worker(std::size_t index, hub_stats& stats);
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
@@ -47,9 +49,22 @@ class worker {
   void attach(ws_connection* c) { connections_.insert(c); }
   void detach(ws_connection* c) { connections_.erase(c); }
   [[nodiscard]] channel_index<ws_connection>& channels() { return channels_; }
+  // Where connections read into: one buffer for all of them, parsed before the next read.
+  [[nodiscard]] std::vector<char>& read_buffer() { return read_buffer_; }
+  // Writes are corked: a connection with new frames asks for a flush, which runs after the
+  // handlers already queued (often more events for the same tabs) and a slice at a time,
+  // so a tab gets all the frames that reached it meanwhile in one write.
+  void want_flush(ws_connection* c);
+  void cancel_flush(ws_connection* c);
+  // A frame of an event was written: counted here, added to the shared stats in batches.
+  void note_delivered(std::int64_t published_us, std::int64_t now_us) {
+    delivered_.record_us(now_us - published_us);
+  }
+  void publish_stats();
 
  private:
   void sweep();
+  void flush_all();
 
   std::size_t index_;
   boost::asio::io_context ctx_{1};
@@ -58,6 +73,12 @@ class worker {
   std::unordered_set<ws_connection*> connections_;
   std::uint64_t delivery_seq_ = 0;
   bool sweeping_ = false;
+  hub_stats& stats_;
+  std::vector<char> read_buffer_;
+  std::vector<ws_connection*> dirty_;  // to flush from next_flush_ on; null: done or closed
+  std::size_t next_flush_ = 0;
+  bool flush_posted_ = false;
+  latency_batch delivered_;
 };
 
 }  // namespace shub

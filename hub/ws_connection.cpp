@@ -1,19 +1,24 @@
-// ws_connection: the WebSocket's I/O — handshake, the read loop, the bounded write queue,
-// pings, timeouts and the close. What each client frame means is in ws_frames.cpp.
+// ws_connection: the WebSocket's I/O — the upgrade's answer, the read loop and the frame
+// parser's events, the corked gather writes, pings, timeouts and the closing handshake.
+// What each client frame means is in ws_frames.cpp.
 #include "ws_connection.hpp"
+
+#include <algorithm>
+#include <array>
+#include <span>
 
 #include <boost/asio/post.hpp>
 
 #include "auth/clock.hpp"
+#include "cookies.hpp"
 #include "hub_state.hpp"
 #include "log.hpp"
 #include "worker.hpp"
 
 namespace shub {
 
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
+using boost::system::error_code;
 
 namespace {
 
@@ -27,9 +32,16 @@ std::int64_t now_us() {
       .count();
 }
 
-// A close that cannot complete (the peer stopped reading) is cut off after this.
+// A close that cannot complete (the peer stopped reading or answering) is cut off after this.
 constexpr std::int64_t close_grace_ms = 5000;
-constexpr auto handshake_timeout = std::chrono::seconds(10);
+// Frames gathered into one write.
+constexpr std::size_t max_gather = 64;
+// Reads in a row for one connection before others get their turn.
+constexpr int max_reads_per_turn = 4;
+
+bool would_block(const error_code& ec) {
+  return ec == net::error::would_block || ec == net::error::try_again;
+}
 
 bool offers_subprotocol(const http_request& req, std::string_view name) {
   const auto it = req.find(http::field::sec_websocket_protocol);
@@ -49,11 +61,18 @@ bool offers_subprotocol(const http_request& req, std::string_view name) {
   return false;
 }
 
+// The same two bytes for every ping the hub sends.
+const frame_ptr& ping_frame() {
+  static const frame_ptr f = std::make_shared<const std::string>(ws::encode(ws::opcode::ping, {}));
+  return f;
+}
+
 }  // namespace
 
 ws_connection::ws_connection(net::ip::tcp::socket&& socket, worker& w, hub_state& hub,
                              std::string client_ip, std::string device_id, bool device_fresh)
-    : ws_(std::move(socket)),
+    : socket_(std::move(socket)),
+      parser_(static_cast<std::uint64_t>(hub.cfg.ws_max_frame_bytes)),
       queue_(static_cast<std::size_t>(hub.cfg.ws_queue_frames),
              static_cast<std::size_t>(hub.cfg.ws_queue_bytes)),
       worker_(w),
@@ -72,50 +91,43 @@ ws_connection::~ws_connection() {
   hub_.release_ip(ip_);
 }
 
-void ws_connection::start(http_request req) {
-  beast::get_lowest_layer(ws_).expires_never();  // the websocket layer keeps its own time
-  websocket::stream_base::timeout opt{};
-  opt.handshake_timeout = handshake_timeout;
-  opt.idle_timeout = websocket::stream_base::none();
-  opt.keep_alive_pings = false;  // pings come from tick(), on our schedule
-  ws_.set_option(opt);
-  ws_.read_message_max(static_cast<std::uint64_t>(hub_.cfg.ws_max_frame_bytes));
-  ws_.auto_fragment(false);
-  ws_.control_callback(
-      [this](websocket::frame_type, beast::string_view) { last_recv_ms_ = now_ms(); });
-  const bool subprotocol = offers_subprotocol(req, "sessionhub.v1");
-  std::string set_cookie;
-  if (did_fresh_) set_cookie = device_set_cookie(hub_.cookies, did_);
-  ws_.set_option(
-      websocket::stream_base::decorator([subprotocol, set_cookie](websocket::response_type& res) {
-        res.set(http::field::server, "sessionhub");
-        if (subprotocol) res.set(http::field::sec_websocket_protocol, "sessionhub.v1");
-        if (!set_cookie.empty()) res.insert(http::field::set_cookie, set_cookie);
-      }));
-  worker_.attach(this);
-  auto held = std::make_shared<http_request>(std::move(req));
-  ws_.async_accept(
-      *held, [self = shared_from_this(), held](beast::error_code ec) { self->on_accept(ec); });
-}
-
-void ws_connection::on_accept(beast::error_code ec) {
+void ws_connection::start(const http_request& req, std::string early) {
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  if (!ec) socket_.set_option(net::ip::tcp::no_delay(true), ec);
   if (ec) {
-    log::debug("ws_handshake_failed").str("ip", ip_).str("error", ec.message()).emit();
+    log::debug("ws_socket_failed").str("ip", ip_).str("error", ec.message()).emit();
     return teardown();
   }
-  phase_ = phase::waiting;
-  do_read();
+  std::string head =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: ";
+  head += ws::accept_key(req[http::field::sec_websocket_key]);
+  head += "\r\nServer: sessionhub\r\n";
+  if (offers_subprotocol(req, "sessionhub.v1")) head += "Sec-WebSocket-Protocol: sessionhub.v1\r\n";
+  if (did_fresh_) {
+    head += "Set-Cookie: ";
+    head += device_set_cookie(hub_.cookies, did_);
+    head += "\r\n";
+  }
+  head += "\r\n";
+  worker_.attach(this);
+  enqueue(queued_frame{std::make_shared<const std::string>(std::move(head)), 0}, false);
+  if (!early.empty()) parse(early.data(), early.size());
+  if (phase_ != phase::closed) wait_readable();
 }
 
-void ws_connection::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&ws_connection::on_read, shared_from_this()));
+// ---- reading ---------------------------------------------------------------------------
+
+void ws_connection::wait_readable() {
+  socket_.async_wait(net::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
 }
 
-void ws_connection::on_read(beast::error_code ec, std::size_t) {
+void ws_connection::on_readable(error_code ec) {
+  if (phase_ == phase::closed) return;
   if (ec) {
-    // Closed by the peer, by us, or failed by Beast with the RFC 6455 code it sent
-    // (1009 too big, 1002 protocol error, 1007 bad UTF-8).
-    if (ec != websocket::error::closed && ec != net::error::operation_aborted) {
+    if (ec != net::error::operation_aborted) {
       log::debug("ws_read_failed")
           .str("ip", ip_)
           .str("sid", sid_)
@@ -124,43 +136,114 @@ void ws_connection::on_read(beast::error_code ec, std::size_t) {
     }
     return teardown();
   }
-  const std::int64_t now = now_ms();
-  last_recv_ms_ = now;
-  if (phase_ >= phase::closing || close_after_queue_ != 0) {
-    buffer_.consume(buffer_.size());
-    return do_read();  // keep reading so the close handshake can finish
+  std::vector<char>& buf = worker_.read_buffer();
+  for (int turn = 0; turn < max_reads_per_turn; ++turn) {
+    const std::size_t n = socket_.read_some(net::buffer(buf), ec);
+    if (would_block(ec)) return wait_readable();
+    if (ec) {
+      // The peer went away (or reset) without a closing handshake.
+      if (ec != net::error::eof && ec != net::error::connection_reset) {
+        log::debug("ws_read_failed")
+            .str("ip", ip_)
+            .str("sid", sid_)
+            .str("error", ec.message())
+            .emit();
+      }
+      return teardown();
+    }
+    last_recv_ms_ = now_ms();
+    parse(buf.data(), n);
+    if (phase_ == phase::closed) return;
   }
+  // Still more to read: let the worker's other connections run first. The socket was not
+  // read dry, so waiting for it (edge-triggered) would wait forever; come back directly.
+  net::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
+}
+
+void ws_connection::parse(char* data, std::size_t size) {
+  if (parser_failed_) return;  // lingering after a violation: the rest is discarded
+  if (const auto v = parser_.feed(data, size, *this)) {
+    parser_failed_ = true;
+    log::info("ws_protocol_error")
+        .str("ip", ip_)
+        .str("sid", sid_)
+        .num("code", v->code)
+        .str("error", v->reason)
+        .emit();
+    if (phase_ >= phase::closing) {
+      // Our close is out or on its way; the peer broke the protocol answering it.
+      after_close_ = after_close::linger;
+      if (queue_.empty()) written_out();
+      return;
+    }
+    send_close(v->code, v->reason, after_close::linger);
+  }
+}
+
+bool ws_connection::on_message(ws::opcode op, std::string_view payload) {
+  if (phase_ >= phase::closing || close_after_queue_ != 0) return true;  // closing: discarded
+  const std::int64_t now = last_recv_ms_;
   const double rate = static_cast<double>(hub_.cfg.ws_rate_limit);
   rate_tokens_ = std::min(
       rate * 2, rate_tokens_ + static_cast<double>(now - rate_updated_ms_) * rate / 1000.0);
   rate_updated_ms_ = now;
   if (rate_tokens_ < 1.0) {
-    buffer_.consume(buffer_.size());
     hub_.stats.rate_limited_closes.add();
     log::warn("ws_rate_limited").str("ip", ip_).str("sid", sid_).emit();
     fail("rate_limited", "too many frames; slow down", close_code::slow_or_limited);
-    return do_read();
+    return true;
   }
   rate_tokens_ -= 1.0;
-  if (!ws_.got_text()) {
-    buffer_.consume(buffer_.size());
+  if (op != ws::opcode::text) {
     fail("invalid_frame", "binary frames are not part of sessionhub.v1",
-         static_cast<std::uint16_t>(websocket::close_code::unknown_data));
-    return do_read();
+         ws::code::unsupported_data);
+    return true;
   }
-  const std::string text = beast::buffers_to_string(buffer_.data());
-  buffer_.consume(buffer_.size());
-  on_frame(text);
-  do_read();
+  on_frame(payload);
+  return phase_ != phase::closed;
 }
+
+bool ws_connection::on_ping(std::string_view payload) {
+  if (phase_ >= phase::closing) return true;
+  // A pong answers the ping it echoes; past the queue's bound the peer is not reading.
+  enqueue(
+      queued_frame{std::make_shared<const std::string>(ws::encode(ws::opcode::pong, payload)), 0},
+      false);
+  return true;
+}
+
+bool ws_connection::on_pong(std::string_view) {
+  return true;  // last_recv_ms_ is already fresh: any frame proves the peer alive
+}
+
+bool ws_connection::on_close(std::uint16_t code, std::string_view reason) {
+  if (phase_ >= phase::closing) {
+    // The answer to our close: the closing handshake is complete.
+    teardown();
+    return false;
+  }
+  log::debug("ws_peer_closed")
+      .str("ip", ip_)
+      .str("sid", sid_)
+      .num("code", code)
+      .str("reason", reason)
+      .emit();
+  // Echo the peer's code (none when it sent none), then the server closes the TCP
+  // connection first (RFC 6455 §7.1.1).
+  send_close(code, {}, after_close::close_socket);
+  return false;
+}
+
+// ---- writing ---------------------------------------------------------------------------
 
 void ws_connection::send(const frame_ptr& frame, std::int64_t published_us) {
   if (phase_ != phase::authenticated && phase_ != phase::watching) return;
-  enqueue(queued_frame{frame, published_us, false}, true);
+  enqueue(queued_frame{frame, published_us}, true);
 }
 
-void ws_connection::reply(std::string frame) {
-  enqueue(queued_frame{std::make_shared<const std::string>(std::move(frame)), 0, false}, false);
+void ws_connection::reply(std::string_view json) {
+  enqueue(queued_frame{std::make_shared<const std::string>(ws::encode(ws::opcode::text, json)), 0},
+          false);
 }
 
 void ws_connection::enqueue(queued_frame f, bool is_event) {
@@ -179,76 +262,126 @@ void ws_connection::enqueue(queued_frame f, bool is_event) {
         .emit();
     return close(close_code::slow_or_limited, "slow consumer");
   }
-  if (!writing_) do_write();
+  schedule_flush();
 }
 
-void ws_connection::do_write() {
-  if (queue_.empty() || phase_ == phase::closed) {
-    writing_ = false;
-    if (close_after_queue_ != 0 && phase_ < phase::closing) {
-      close(close_after_queue_, close_reason_);
+void ws_connection::schedule_flush() {
+  if (flush_slot_ == no_slot && !waiting_writable_ && phase_ != phase::closed) {
+    worker_.want_flush(this);
+  }
+}
+
+void ws_connection::flush() {
+  if (waiting_writable_ || phase_ == phase::closed) return;
+  std::array<net::const_buffer, max_gather> bufs;
+  while (!queue_.empty()) {
+    const std::size_t n = std::min(queue_.size(), max_gather);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string& data = *queue_.at(i).data;
+      bufs[i] = i == 0 ? net::buffer(data) + front_written_ : net::buffer(data);
     }
+    error_code ec;
+    std::size_t wrote = socket_.write_some(std::span(bufs.data(), n), ec);
+    if (would_block(ec)) {
+      waiting_writable_ = true;
+      socket_.async_wait(net::ip::tcp::socket::wait_write,
+                         [self = shared_from_this()](error_code e) { self->on_writable(e); });
+      return;
+    }
+    if (ec) {
+      // The read side sees the failure too; nothing more can be written either way.
+      log::debug("ws_write_failed")
+          .str("ip", ip_)
+          .str("sid", sid_)
+          .str("error", ec.message())
+          .emit();
+      hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(false)));
+      return teardown();
+    }
+    const std::int64_t now = now_us();
+    while (wrote > 0) {
+      const queued_frame& f = queue_.front();
+      const std::size_t left = f.data->size() - front_written_;
+      if (wrote < left) {
+        front_written_ += wrote;
+        break;
+      }
+      wrote -= left;
+      front_written_ = 0;
+      if (f.published_us != 0) worker_.note_delivered(f.published_us, now);
+      queue_.pop();
+    }
+  }
+  written_out();
+}
+
+void ws_connection::on_writable(error_code ec) {
+  waiting_writable_ = false;
+  if (phase_ == phase::closed) return;
+  if (ec) {
+    if (ec != net::error::operation_aborted) return teardown();
     return;
   }
-  writing_ = true;
-  ws_.text(true);
-  ws_.async_write(net::buffer(*queue_.front().data),
-                  beast::bind_front_handler(&ws_connection::on_write, shared_from_this()));
+  flush();
+  worker_.publish_stats();
 }
 
-void ws_connection::on_write(beast::error_code ec, std::size_t) {
-  const queued_frame& f = queue_.front();
-  if (ec) {
-    writing_ = false;
-    hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(false)));
-    return;  // the read side sees the failure too and tears down
+void ws_connection::written_out() {
+  if (phase_ < phase::closing) {
+    if (close_after_queue_ != 0) close(close_after_queue_, close_reason_);
+    return;
   }
-  if (f.published_us != 0) {
-    hub_.stats.events_delivered.add();
-    hub_.stats.fanout_latency.record_us(now_us() - f.published_us);
+  switch (after_close_) {
+    case after_close::wait_for_peer:
+      return;  // the peer's close (or the grace period in tick) ends it
+    case after_close::close_socket:
+      return teardown();
+    case after_close::linger: {
+      // After a violation: stop sending, read and discard until the peer closes, so its
+      // unread bytes do not turn our close into a reset that loses the close frame.
+      error_code ignored;
+      socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+      return;
+    }
   }
-  queue_.pop();
-  do_write();
+}
+
+// ---- closing ---------------------------------------------------------------------------
+
+void ws_connection::send_close(std::uint16_t code, std::string_view reason, after_close then) {
+  phase_ = phase::closing;
+  after_close_ = then;
+  closing_since_ms_ = now_ms();
+  // Frames not yet started are dropped; one partly written must be finished first.
+  hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(front_written_ > 0)));
+  const std::string payload =
+      code == ws::code::no_status ? std::string() : ws::close_payload(code, reason);
+  queue_.push_always(
+      queued_frame{std::make_shared<const std::string>(ws::encode(ws::opcode::close, payload)), 0});
+  schedule_flush();
 }
 
 void ws_connection::end_session() {
   close_after_queue_ = close_code::session_ended;
   close_reason_ = "session ended";
-  if (!writing_ && queue_.empty()) close(close_code::session_ended, "session ended");
+  if (queue_.empty()) close(close_code::session_ended, "session ended");
 }
 
 void ws_connection::close(std::uint16_t code, std::string_view reason) {
   if (phase_ >= phase::closing) return;
-  const bool handshaken = phase_ != phase::handshake;
-  phase_ = phase::closing;
-  closing_since_ms_ = now_ms();
-  // Frames not yet started are dropped; the one being written (the front, while
-  // writing_) must stay alive until its write completes.
-  const auto lost = static_cast<std::int64_t>(queue_.drop_pending(writing_));
-  hub_.stats.events_dropped.add(lost);
-  if (!handshaken) return teardown();
-  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                  [self = shared_from_this()](beast::error_code) {
-                    // The read loop ends with `closed` and tears down; nothing to do here.
-                  });
+  send_close(code, reason, after_close::wait_for_peer);
 }
 
 void ws_connection::tick(std::int64_t now) {
   const auto& cfg = hub_.cfg;
   if (phase_ == phase::closed) return;
   if (phase_ == phase::closing) {
-    if (now - closing_since_ms_ > close_grace_ms) {
-      beast::error_code ec;
-      beast::get_lowest_layer(ws_).socket().close(ec);  // pending ops fail; read tears down
-    }
+    if (now - closing_since_ms_ > close_grace_ms) teardown();
     return;
   }
-  if (phase_ == phase::handshake) return;  // Beast's handshake timeout covers it
   if (now - last_recv_ms_ >= cfg.silent_timeout_s * 1000) {
     log::info("ws_silent_peer").str("ip", ip_).str("sid", sid_).emit();
-    beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
-    return;
+    return teardown();
   }
   if (phase_ == phase::waiting && calls_in_flight_ == 0 &&
       now - opened_ms_ >= cfg.auth_timeout_s * 1000) {
@@ -259,11 +392,11 @@ void ws_connection::tick(std::int64_t now) {
     return fail("token_expired", "the access token expired; send a fresh one",
                 close_code::auth_failed);
   }
-  if (now - last_ping_ms_ >= cfg.ping_interval_s * 1000 && !writing_) {
-    // Only when no write is in flight: a ping then never waits behind a stuck write,
-    // and a peer that reads nothing is caught by the queue bound or the silence check.
+  if (now - last_ping_ms_ >= cfg.ping_interval_s * 1000 && queue_.empty()) {
+    // Only with nothing queued: a ping then never waits behind a stuck write, and a peer
+    // that reads nothing is caught by the queue bound or the silence check.
     last_ping_ms_ = now;
-    ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {});
+    enqueue(queued_frame{ping_frame(), 0}, false);
   }
 }
 
@@ -282,14 +415,17 @@ void ws_connection::teardown() {
   for (const auto& ch : channels_)
     worker_.channels().unsubscribe(ch, this);
   channels_.clear();
+  worker_.cancel_flush(this);
   worker_.detach(this);
   if (attached_) hub_.timers.detach(sid_);
   attached_ = false;
   if (counted_auth_) hub_.stats.connections_authenticated.sub();
   if (counted_watch_) hub_.stats.connections_watching.sub();
   counted_auth_ = counted_watch_ = false;
-  beast::error_code ec;
-  beast::get_lowest_layer(ws_).socket().close(ec);
+  const auto lost = queue_.drop_pending(false);
+  hub_.stats.events_dropped.add(static_cast<std::int64_t>(lost));
+  error_code ec;
+  socket_.close(ec);  // pending waits end with operation_aborted and let go of this object
 }
 
 }  // namespace shub

@@ -1,10 +1,13 @@
 // ws_connection: one browser tab's WebSocket (PROTOCOL §3), from the upgrade to the close.
-// Reads one client frame at a time and writes from a bounded send_queue with one write in
-// flight (Beast's chat-multi shape). Frames that need the store (auth, resume, token,
-// extend, logout, activity) run on the blocking pool and post their result back here, so
-// all of this object's state is touched by its worker's thread only. Owns itself through
-// shared_from_this(); the worker's channel index and connection set hold raw pointers that
-// teardown() removes, again on the worker's thread.
+// The hub speaks RFC 6455 itself on the bare socket (ws_wire.hpp): it waits for the socket
+// to be readable, reads into its worker's one buffer and parses in place, so an idle tab
+// holds no read buffer; it writes whole pre-encoded frames (the same bytes for every tab
+// of an event) from a bounded send_queue, all queued frames in one gather write, corked
+// by the worker until the handlers already queued have run. Frames that need the store
+// (auth, resume, token, extend, logout, activity) run on the blocking pool and post their
+// result back here, so all of this object's state is touched by its worker's thread only.
+// Owns itself through shared_from_this(); the worker's channel index, connection set and
+// flush list hold raw pointers that teardown() removes, again on the worker's thread.
 #pragma once
 
 #include <cstdint>
@@ -15,13 +18,13 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/system/error_code.hpp>
 
 #include "auth/session_service.hpp"
 #include "http_util.hpp"
 #include "hub_state.hpp"
 #include "send_queue.hpp"
+#include "ws_wire.hpp"
 
 namespace shub {
 
@@ -36,14 +39,17 @@ inline constexpr std::uint16_t slow_or_limited = 4009;
 inline constexpr std::uint16_t session_ended = 4010;
 }  // namespace close_code
 
-class ws_connection : public std::enable_shared_from_this<ws_connection> {
+class ws_connection : public std::enable_shared_from_this<ws_connection>, private ws::frame_sink {
  public:
+  static constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
+
   ws_connection(boost::asio::ip::tcp::socket&& socket, worker& w, hub_state& hub,
                 std::string client_ip, std::string device_id, bool device_fresh);
   ~ws_connection();
 
-  // Completes the handshake for `req` (already checked: path, Origin, limits).
-  void start(http_request req);
+  // Answers the upgrade `req` (already checked: path, handshake fields, Origin, limits) and
+  // starts reading; `early` holds what the client sent after its request, if anything.
+  void start(const http_request& req, std::string early);
 
   // Worker thread only.
   [[nodiscard]] bool mark(std::uint64_t seq) {
@@ -55,13 +61,22 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void end_session();  // close 4010 once the frames queued so far are written
   void close(std::uint16_t code, std::string_view reason);
   void tick(std::int64_t now_ms);
+  // Writes what is queued (the worker's flush). Worker thread only.
+  void flush();
 
  private:
-  enum class phase { handshake, waiting, authenticated, watching, closing, closed };
+  friend class worker;
+  enum class phase { waiting, authenticated, watching, closing, closed };
+  // What happens once the queue is written out while closing.
+  enum class after_close { wait_for_peer, close_socket, linger };
 
-  void on_accept(boost::beast::error_code ec);
-  void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t bytes);
+  void wait_readable();
+  void on_readable(boost::system::error_code ec);
+  void parse(char* data, std::size_t size);
+  bool on_message(ws::opcode op, std::string_view payload) override;
+  bool on_ping(std::string_view payload) override;
+  bool on_pong(std::string_view payload) override;
+  bool on_close(std::uint16_t code, std::string_view reason) override;
   void on_frame(std::string_view text);
   void on_authenticated(const auth::session_outcome& out, bool resume, std::uint64_t since);
   void start_auth(std::string token, bool resume, std::uint64_t since);
@@ -70,11 +85,13 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   void start_activity(bool explicit_extend);
   void start_logout(std::string scope);
   void bad_frame(std::string_view message);
-  void reply(std::string frame);
+  void reply(std::string_view json);
   void fail(std::string_view code, std::string_view message, std::uint16_t close);
   void enqueue(queued_frame f, bool is_event);
-  void do_write();
-  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void schedule_flush();
+  void on_writable(boost::system::error_code ec);
+  void written_out();
+  void send_close(std::uint16_t code, std::string_view reason, after_close then);
   void subscribe(std::string channel);
   void teardown();
   // Runs `work` on the blocking pool, then `done(result)` back on this connection's
@@ -85,7 +102,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
     boost::asio::post(hub_.pool, [self = shared_from_this(), work = std::move(work),
                                   done = std::move(done)]() mutable {
       auto result = work();
-      auto executor = self->ws_.get_executor();
+      auto executor = self->socket_.get_executor();
       boost::asio::post(executor, [self = std::move(self), result = std::move(result),
                                    done = std::move(done)]() mutable {
         --self->calls_in_flight_;
@@ -94,16 +111,20 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
     });
   }
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::beast::flat_buffer buffer_;
+  boost::asio::ip::tcp::socket socket_;
+  ws::frame_parser parser_;
   send_queue queue_;
+  std::size_t front_written_ = 0;  // bytes of the queue's front already on the wire
+  std::size_t flush_slot_ = no_slot;
   worker& worker_;
   hub_state& hub_;
   std::string ip_;
   std::string did_;
   bool did_fresh_;
-  phase phase_ = phase::handshake;
-  bool writing_ = false;
+  phase phase_ = phase::waiting;
+  after_close after_close_ = after_close::wait_for_peer;
+  bool waiting_writable_ = false;  // the socket was full; a wait for room is pending
+  bool parser_failed_ = false;     // a protocol violation: what follows is not parsed
   bool torn_down_ = false;
   bool attached_ = false;                // counted in the session's timers
   bool counted_auth_ = false;            // in the authenticated gauge

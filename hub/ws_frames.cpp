@@ -109,11 +109,12 @@ void ws_connection::fail(std::string_view code, std::string_view message, std::u
   if (phase_ >= phase::closing || close_after_queue_ != 0) return;
   // The error frame goes first, then the close (PROTOCOL §3: "error ... before a policy
   // close"). A full queue cannot take it: then only the close is sent.
-  if (queue_.push(queued_frame{std::make_shared<const std::string>(error_frame(code, message)), 0,
-                               false})) {
+  if (queue_.push(queued_frame{std::make_shared<const std::string>(
+                                   ws::encode(ws::opcode::text, error_frame(code, message))),
+                               0})) {
     close_after_queue_ = close;
     close_reason_ = std::string(message.substr(0, 120));  // a close reason fits 123 bytes
-    if (!writing_) do_write();
+    schedule_flush();
   } else {
     this->close(close, message);
   }
@@ -123,8 +124,7 @@ void ws_connection::bad_frame(std::string_view message) {
   ++bad_frames_;
   log::info("ws_bad_frame").str("ip", ip_).str("sid", sid_).str("error", message).emit();
   if (bad_frames_ >= hub_.cfg.ws_max_bad_frames) {
-    return fail("invalid_frame", message,
-                static_cast<std::uint16_t>(boost::beast::websocket::close_code::policy_error));
+    return fail("invalid_frame", message, ws::code::policy);
   }
   reply(error_frame("invalid_frame", message));
 }
@@ -194,11 +194,9 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
       sid_ = out.s.sid;
       sub_ = out.s.sub;
       reply(ready_frame(&out.s, out.s.device_id, hub_.replica_id));
-      enqueue(queued_frame{encode_frame(logout_event(out.s, "session"),
-                                        "state-" + out.s.sid + "-" + std::to_string(out.s.version),
-                                        auth::system_clock{}.now_ms()),
-                           0, false},
-              false);
+      reply(*encode_frame(logout_event(out.s, "session"),
+                          "state-" + out.s.sid + "-" + std::to_string(out.s.version),
+                          auth::system_clock{}.now_ms()));
       return end_session();
     }
     log::info("ws_auth_failed")
@@ -231,11 +229,9 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
   attached_ = true;
   reply(ready_frame(&out.s, did_, hub_.replica_id));
   if (resume && out.s.version > since) {
-    enqueue(queued_frame{encode_frame(extended_event(out.s),
-                                      "state-" + sid_ + "-" + std::to_string(out.s.version),
-                                      auth::system_clock{}.now_ms()),
-                         0, false},
-            false);
+    reply(*encode_frame(extended_event(out.s),
+                        "state-" + sid_ + "-" + std::to_string(out.s.version),
+                        auth::system_clock{}.now_ms()));
   }
   log::debug("ws_authenticated").str("sid", sid_).str("sub", sub_).flag("resume", resume).emit();
 }
