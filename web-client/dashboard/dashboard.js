@@ -1,7 +1,7 @@
 // dashboard.js: the operators' live view of one hub (GET /dashboard). Asks once for the
 // server API key, keeps it in sessionStorage (this tab only), polls GET /v1/stats with it
-// every second and draws the last five minutes as small SVG charts: connections, sessions,
-// events/s, fan-out latency, slow consumers and drops, and the cluster peers.
+// every second and draws the last two minutes as small SVG charts: connections, sessions,
+// events/s, fan-out latency, slow consumers and drops, cluster traffic, and the peers.
 //
 // Rates are derived here from two successive polls of the hub's counters. When the figures
 // come from another process (another replica behind a balancer, or a restart: the replica
@@ -14,8 +14,8 @@
 
   const STORAGE_KEY = "sessionhub.dashboard.api-key";
   const POLL_MS = 1000;
-  const WINDOW_MS = 5 * 60 * 1000;
-  const MAX_SAMPLES = 400;
+  const WINDOW_MS = 2 * 60 * 1000;
+  const MAX_SAMPLES = 200;
 
   // ---- pure logic (no DOM) ------------------------------------------------------------
 
@@ -119,6 +119,15 @@
         { id: "kicks", label: "slow-consumer kicks", value: gauge("connections.slow_consumer_kicks") },
         { id: "dropped", label: "dropped events", value: gauge("events.dropped") },
         { id: "ratelimited", label: "rate-limited closes", value: gauge("connections.rate_limited_closes") },
+      ],
+    },
+    {
+      id: "cluster",
+      title: "Cluster links",
+      unit: "messages per second",
+      series: [
+        { id: "sent", label: "sent/s", value: perSecond("cluster.sent") },
+        { id: "received", label: "received/s", value: perSecond("cluster.received") },
       ],
     },
   ];
@@ -330,9 +339,12 @@
       parts.push(svgEl("text", { class: "axis", x: BOX.left - 4, y: t.y + 3, "text-anchor": "end" }, formatNumber(t.v)));
     }
     const plotW = BOX.width - BOX.left - BOX.right;
-    for (const [i, label] of ["−5m", "−4m", "−3m", "−2m", "−1m", "now"].entries()) {
-      const x = BOX.left + (plotW * i) / 5;
-      const anchor = i === 0 ? "start" : i === 5 ? "end" : "middle";
+    const steps = 4;
+    for (let i = 0; i <= steps; i++) {
+      const x = BOX.left + (plotW * i) / steps;
+      const ago = Math.round((WINDOW_MS * (steps - i)) / steps / 1000);
+      const label = i === steps ? "now" : ago % 60 ? `−${ago}s` : `−${ago / 60}m`;
+      const anchor = i === 0 ? "start" : i === steps ? "end" : "middle";
       parts.push(svgEl("text", { class: "axis", x, y: BOX.height - 3, "text-anchor": anchor }, label));
     }
     lines.forEach((segments, i) => {
@@ -369,7 +381,7 @@
     const conns = s.connections || {};
     $("tiles").replaceChildren(
       tile("Uptime", formatDuration(num(s.uptime_s))),
-      tile("Connections (total accepted)", formatNumber(num(conns.total))),
+      tile("Accepted connections", formatNumber(num(conns.total))),
       tile(`Store (${store.kind || "?"})`, store.up ? "up" : "down", store.up ? "ok" : "bad"),
       tile("Store latency p50 / p99", `${formatNumber(num(storeLat.p50))} / ${formatNumber(num(storeLat.p99))} ms`),
       tile("Refresh ok / reused / failed", `${formatNumber(num(refresh.ok))} / ${formatNumber(num(refresh.reused))} / ${formatNumber(num(refresh.failed))}`, num(refresh.reused) > 0 ? "bad" : ""),
