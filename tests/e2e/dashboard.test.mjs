@@ -2,12 +2,14 @@
 // it asks for the server API key once and keeps it for the tab, its figures follow the hub
 // (a tab that connects shows in the connection count, published events in events/s, the
 // other replica in the peers table), a reload keeps the key, "Forget key" and a refused key
-// (401) ask again, and nothing trips the page's Content-Security-Policy.
+// (401) ask again, behind a round-robin balancer it keeps one history per replica and shows
+// the one chosen, and nothing trips the page's Content-Security-Policy.
 // It ends with a picture of the page after some traffic: tests/e2e/out/dashboard.png, or
 // SESSIONHUB_E2E_DASHBOARD_SCREENSHOT (docs/dashboard.png is made that way, with
 // SESSIONHUB_E2E_DASHBOARD_SECONDS=90 for a longer history).
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createServer, request } from "node:http";
 import { dirname, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -18,10 +20,26 @@ const TRAFFIC_S = Number(process.env.SESSIONHUB_E2E_DASHBOARD_SECONDS || 6);
 const STORAGE_KEY = "sessionhub.dashboard.api-key";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// A load balancer in miniature: each request to the next hub in turn, on a new connection.
+function roundRobin(targets) {
+  let next = 0;
+  const server = createServer((req, res) => {
+    const to = new URL(targets[next++ % targets.length]);
+    const up = request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers, agent: false }, (r) => {
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    up.on("error", () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  return new Promise((resolveP) => server.listen(0, "127.0.0.1", () => resolveP(server)));
+}
+
 describe("the operators' dashboard", { timeout: 180000 }, () => {
   let stack;
   let peer; // a second replica, so the peers table has a row
   let page; // the dashboard, in its own browser profile
+  let balancer; // round-robin over both hubs
   const problems = []; // page errors and console errors (a CSP violation is one)
 
   before(async () => {
@@ -40,18 +58,19 @@ describe("the operators' dashboard", { timeout: 180000 }, () => {
   });
   after(async () => {
     if (problems.length) console.log(`dashboard page problems:\n${problems.join("\n")}`);
+    balancer?.close();
     await stack?.stop();
     await stopChild(peer?.child);
   });
 
-  async function openDashboard() {
+  async function openDashboard(base = stack.hub) {
     const ctx = await stack.newContext();
     const p = await ctx.newPage();
     p.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
     p.on("console", (m) => {
       if (m.type() === "error" && !/401 \(Unauthorized\)/.test(m.text())) problems.push(`console: ${m.text()}`);
     });
-    const res = await p.goto(stack.hub + "/dashboard");
+    const res = await p.goto(base + "/dashboard");
     assert.equal(res.status(), 200);
     return p;
   }
@@ -167,6 +186,34 @@ describe("the operators' dashboard", { timeout: 180000 }, () => {
     await page.fill("#key", stack.apiKey);
     await page.click("#key-submit");
     await waitText(page, "#status", (t) => t.startsWith("live"));
+  });
+
+  test("behind a round-robin balancer: one history per replica, the chosen one shown", { timeout: 30000 }, async () => {
+    balancer = await roundRobin([stack.hub, `http://127.0.0.1:${peer.info.port}`]);
+    const lb = await openDashboard(`http://127.0.0.1:${balancer.address().port}`);
+    await lb.fill("#key", stack.apiKey);
+    await lb.click("#key-submit");
+    await lb.waitForSelector("#replica-pick", { state: "visible", timeout: 8000 });
+    assert.deepEqual((await lb.$$eval("#replica-select option", (os) => os.map((o) => o.value))).sort(), ["hub-a", "hub-b"]);
+    await waitText(lb, "#replicas-body", (t) => t.includes("hub-a") && t.includes("hub-b"));
+    // Polls alternate between the hubs; the page keeps showing the first that answered.
+    const first = await text(lb, "#replica");
+    const shown = [];
+    for (let i = 0; i < 8; i++) {
+      await sleep(400);
+      shown.push(await text(lb, "#replica"));
+    }
+    assert.deepEqual(shown, Array(8).fill(first), "the replica shown does not flip with the polls");
+    assert.equal(await lb.inputValue("#replica-select"), first);
+    const other = first === "hub-a" ? "hub-b" : "hub-a";
+    await lb.selectOption("#replica-select", other);
+    await waitText(lb, "#replica", (t) => t === other, 3000);
+    await waitText(lb, "#peers-of", (t) => t.includes(other));
+    // Each has a line of its own: no history reset by the other's answers.
+    await sleep(2500);
+    const points = await lb.getAttribute('#chart-connections polyline[data-series="current"]', "points");
+    assert.ok(points && points.trim().split(" ").length >= 2, `a line of several points: ${points}`);
+    await lb.context().close();
   });
 
   test("a picture after some traffic, and no CSP violation or script error", { timeout: 60000 + TRAFFIC_S * 2000 }, async () => {

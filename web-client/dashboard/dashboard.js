@@ -3,9 +3,11 @@
 // every second and draws the last two minutes as small SVG charts: connections, sessions,
 // events/s, fan-out latency, slow consumers and drops, cluster traffic, and the peers.
 //
-// Rates are derived here from two successive polls of the hub's counters. When the figures
-// come from another process (another replica behind a balancer, or a restart: the replica
-// id or uptime says so) the history starts again rather than draw a false spike.
+// Rates are derived here from two successive polls of one replica's counters. Behind a load
+// balancer successive polls reach different replicas, so each replica (by its id) has a
+// history of its own and the page shows one at a time, chosen in a list; a table lists every
+// replica that answered. A restart (uptime going back) starts that replica's history again
+// rather than draw a false spike; a replica silent for 30 s is dropped.
 // A 401 means the key is wrong or was revoked: it is forgotten and asked for again.
 // No libraries, no inline script or style (the page's CSP forbids both), no build step.
 // Outside a browser (unit tests) the file only defines `dashboardLogic`.
@@ -16,6 +18,7 @@
   const POLL_MS = 1000;
   const WINDOW_MS = 2 * 60 * 1000;
   const MAX_SAMPLES = 200;
+  const STALE_MS = 30 * 1000;
 
   // ---- pure logic (no DOM) ------------------------------------------------------------
 
@@ -147,6 +150,19 @@
     return next;
   }
 
+  // Files a poll's answer under its replica; drops replicas silent for STALE_MS. The replica
+  // shown stays the one chosen (at first: the first to answer) while it answers.
+  function track(view, stats, t) {
+    const id = String(stats.replica ?? "");
+    const histories = new Map(view.histories);
+    histories.set(id, record(histories.get(id) || [], stats, t));
+    for (const [other, h] of histories) {
+      if (other !== id && t - h[h.length - 1].t > STALE_MS) histories.delete(other);
+    }
+    const selected = view.selected !== null && histories.has(view.selected) ? view.selected : id;
+    return { histories, selected, now: t };
+  }
+
   // Geometry of one chart: polylines (split where a value is missing), y scale and ticks.
   function layout(history, chart, now, box) {
     const { width, height, left, right, top, bottom } = box;
@@ -164,6 +180,7 @@
       let seg = [];
       for (const sample of history) {
         const v = sample.values[`${chart.id}.${s.id}`];
+        if (now - sample.t > WINDOW_MS) continue;
         if (v === null || v === undefined) {
           if (seg.length) segments.push(seg);
           seg = [];
@@ -178,7 +195,7 @@
     return { yMax, lines, ticks };
   }
 
-  const logic = { pick, rate, discontinuous, niceCeil, formatNumber, formatDuration, record, layout, CHARTS, WINDOW_MS };
+  const logic = { pick, rate, discontinuous, niceCeil, formatNumber, formatDuration, record, track, layout, CHARTS, WINDOW_MS, STALE_MS };
 
   if (typeof document === "undefined") {
     globalThis.dashboardLogic = logic;
@@ -192,7 +209,8 @@
   const $ = (id) => document.getElementById(id);
 
   let apiKey = null;
-  let history = [];
+  const emptyView = () => ({ histories: new Map(), selected: null, now: 0 });
+  let view = emptyView();
   let timer = null;
   let generation = 0; // bumped when the key changes: a poll in flight for the old key is ignored
 
@@ -238,7 +256,7 @@
     generation++;
     clearTimeout(timer);
     storeKey(null);
-    history = [];
+    view = emptyView();
     $("board").hidden = true;
     $("forget").hidden = true;
     $("login").hidden = false;
@@ -253,7 +271,7 @@
   function useKey(k) {
     apiKey = k;
     generation++;
-    history = [];
+    view = emptyView();
     storeKey(k);
     $("login").hidden = true;
     $("key-error").hidden = true;
@@ -298,10 +316,12 @@
       return schedule(gen);
     }
     if (gen !== generation) return;
-    history = record(history, stats, Date.now());
-    render(stats);
+    view = track(view, stats, Date.now());
+    render();
     const time = new Date().toLocaleTimeString([], { hour12: false });
-    if (stats.draining) setStatus(`draining · ${time}`, "warn");
+    const shown = selectedHistory();
+    const latest = shown[shown.length - 1].stats;
+    if (latest.draining) setStatus(`draining · ${time}`, "warn");
     else setStatus(`live · ${time}`, "live");
     schedule(gen);
   }
@@ -330,7 +350,9 @@
     }
   }
 
-  function drawChart(chart, now) {
+  const selectedHistory = () => view.histories.get(view.selected) || [];
+
+  function drawChart(chart, history, now) {
     const svg = document.querySelector(`#chart-${chart.id} svg`);
     const { yMax, lines, ticks } = layout(history, chart, now, BOX);
     const parts = [];
@@ -390,6 +412,7 @@
   }
 
   function drawCluster(s) {
+    $("peers-of").textContent = s.replica ? `as ${s.replica} sees them` : "";
     const c = s.cluster || {};
     const peers = Array.isArray(c.peers) ? c.peers : [];
     const body = document.querySelector("#peers tbody");
@@ -431,11 +454,46 @@
     });
   }
 
-  function render(stats) {
-    $("replica").textContent = stats.replica || "";
-    const now = history.length ? history[history.length - 1].t : Date.now();
+  // The list of replicas to show (only when more than one answered) and the table of them.
+  function drawReplicas() {
+    const ids = [...view.histories.keys()].sort();
+    const list = $("replica-select");
+    $("replica-pick").hidden = ids.length < 2;
+    if ([...list.options].map((o) => o.value).join("\n") !== ids.join("\n")) {
+      list.replaceChildren(...ids.map((id) => el("option", { value: id }, id || "(no id)")));
+    }
+    list.value = view.selected;
+    $("replicas").hidden = ids.length < 2;
+    $("replicas-body").replaceChildren(
+      ...ids.map((id) => {
+        const h = view.histories.get(id);
+        const last = h[h.length - 1];
+        const s = last.stats;
+        const c = s.cluster || {};
+        const peers = Array.isArray(c.peers) ? c.peers : [];
+        const tr = el("tr", id === view.selected ? { class: "selected" } : {});
+        tr.append(
+          el("td", {}, id),
+          el("td", {}, formatDuration(num(s.uptime_s))),
+          el("td", {}, formatNumber(pick(s, "connections.current"))),
+          el("td", {}, formatNumber(pick(s, "sessions.active"))),
+          el("td", { class: s.store && s.store.up ? "state-up" : "state-down" }, s.store && s.store.up ? "up" : "down"),
+          el("td", {}, `${peers.filter((p) => p.up).length} / ${peers.length}`),
+          el("td", {}, `${formatNumber(Math.round((view.now - last.t) / 1000))} s ago`),
+        );
+        return tr;
+      }),
+    );
+  }
+
+  function render() {
+    const history = selectedHistory();
+    if (!history.length) return;
+    const stats = history[history.length - 1].stats;
+    $("replica").textContent = view.selected;
+    drawReplicas();
     drawTiles(stats);
-    for (const chart of CHARTS) drawChart(chart, now);
+    for (const chart of CHARTS) drawChart(chart, history, view.now);
     drawCluster(stats);
   }
 
@@ -448,6 +506,11 @@
       if (k) useKey(k);
     });
     $("forget").addEventListener("click", () => askForKey(null));
+    $("replica-select").addEventListener("change", (e) => {
+      if (!view.histories.has(e.target.value)) return;
+      view = { ...view, selected: e.target.value };
+      render();
+    });
     const k = storedKey();
     if (k) useKey(k);
     else askForKey(null);

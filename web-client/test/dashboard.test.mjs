@@ -65,6 +65,36 @@ test("record: one history per process, trimmed to the window", () => {
   assert.ok(long[long.length - 1].t - long[0].t <= L.WINDOW_MS);
 });
 
+test("track: one history per replica, the chosen one kept, silent ones dropped", () => {
+  let v = { histories: new Map(), selected: null, now: 0 };
+  const a = (t, up) => stats({ replica: "hub-a", uptime_s: up, events: { published: 100 + t / 100, delivered: 0, dropped: 0 } });
+  const b = (t, up) => stats({ replica: "hub-b", uptime_s: up, events: { published: 500 + t / 50, delivered: 0, dropped: 0 } });
+  // Polls alternating between two replicas, as behind a round-robin balancer.
+  for (let t = 0; t < 8000; t += 1000) v = L.track(v, (t / 1000) % 2 ? b(t, 100 + t / 1000) : a(t, 10 + t / 1000), t);
+  assert.equal(v.selected, "hub-a", "the first to answer");
+  assert.deepEqual([...v.histories.keys()].sort(), ["hub-a", "hub-b"]);
+  const ha = v.histories.get("hub-a");
+  assert.equal(ha.length, 4, "hub-a's answers only, never reset by hub-b's");
+  assert.equal(ha[3].values["events.published"], 10, "its rate from its own previous answer");
+  assert.equal(v.histories.get("hub-b")[3].values["events.published"], 20);
+  assert.equal(v.now, 7000);
+
+  // Chosen by hand, kept while it answers; hub-a falls silent and is dropped after STALE_MS.
+  v = { ...v, selected: "hub-b" };
+  v = L.track(v, b(8000, 108), 8000);
+  assert.equal(v.selected, "hub-b");
+  const later = 8000 + L.STALE_MS + 1000;
+  v = L.track(v, b(later, 108 + later / 1000), later);
+  assert.deepEqual([...v.histories.keys()], ["hub-b"]);
+
+  // The replica shown is dropped: the one answering now is shown.
+  v = { ...v, selected: "hub-b" };
+  const end = later + L.STALE_MS + 1000;
+  v = L.track(v, a(end, 500), end);
+  assert.equal(v.selected, "hub-a");
+  assert.deepEqual([...v.histories.keys()], ["hub-a"]);
+});
+
 test("niceCeil: 1, 2, 2.5, 5 × 10^n at or above the value", () => {
   assert.equal(L.niceCeil(0), 1);
   assert.equal(L.niceCeil(-3), 1);
