@@ -35,7 +35,7 @@ function roundRobin(targets) {
   return new Promise((resolveP) => server.listen(0, "127.0.0.1", () => resolveP(server)));
 }
 
-describe("the operators' dashboard", { timeout: 180000 }, () => {
+describe("the operators' dashboard", { timeout: 150000 + TRAFFIC_S * 2000 }, () => {
   let stack;
   let peer; // a second replica, so the peers table has a row
   let page; // the dashboard, in its own browser profile
