@@ -169,6 +169,11 @@ describe("the operators' dashboard", { timeout: 150000 + TRAFFIC_S * 2000 }, () 
   });
 
   test("a wrong key is refused (401) and asked for again", { timeout: 20000 }, async () => {
+    await page.fill("#key", "clé secrète"); // not even sendable as a header: refused here
+    await page.click("#key-submit");
+    await waitText(page, "#key-error", (t) => t.includes("ASCII"));
+    assert.equal(await page.isVisible("#board"), false);
+
     await page.fill("#key", "not-the-key");
     await page.click("#key-submit");
     await page.waitForSelector("#key-error", { state: "visible" });

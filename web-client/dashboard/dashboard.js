@@ -503,7 +503,13 @@
       e.preventDefault();
       const k = $("key").value.trim();
       $("key").value = "";
-      if (k) useKey(k);
+      // A Bearer credential is printable ASCII; anything else fetch() cannot even send.
+      if (!/^[\x21-\x7e]+$/.test(k)) {
+        $("key-error").textContent = "An API key is printable ASCII without spaces.";
+        $("key-error").hidden = false;
+        return;
+      }
+      useKey(k);
     });
     $("forget").addEventListener("click", () => askForKey(null));
     $("replica-select").addEventListener("change", (e) => {
