@@ -3,6 +3,7 @@
 //   server_api      sessions, user logout, stats, metrics (backends, API key)
 //   ops_api         healthz, readyz, jwks, the plain GET of /v1/ws
 //   static          /sessionhub.js
+//   dashboard       /dashboard, the operators' page (its data comes from /v1/stats)
 #pragma once
 
 #include "hub_state.hpp"
@@ -14,6 +15,7 @@ void add_token_routes(router& r, hub_state& hub);
 void add_server_api_routes(router& r, hub_state& hub);
 void add_ops_routes(router& r, hub_state& hub);
 void add_static_routes(router& r, hub_state& hub);
+void add_dashboard_routes(router& r);
 
 // The token response of PROTOCOL §2 for a session outcome holding tokens.
 [[nodiscard]] std::string token_response_body(const auth::session_outcome& out,

@@ -161,6 +161,7 @@ int run_server(const config& cfg) {
   add_token_routes(routes, *hub);
   add_server_api_routes(routes, *hub);
   add_static_routes(routes, *hub);
+  add_dashboard_routes(routes);
 
   const std::uint64_t open_files = raise_open_files_limit();
   const unsigned n_workers = cfg.threads > 0 ? static_cast<unsigned>(cfg.threads)

@@ -1,6 +1,7 @@
-// web_assets: the browser snippet, built by web-client's `npm run build` into dist/ and
-// compiled into the binary (cmake/embed_assets.cmake), so the hub serves it with no files
-// beside it. Two builds of one source: a classic script and an ES module.
+// web_assets: the files the hub serves from memory, compiled into the binary
+// (cmake/embed_assets.cmake) so it needs no files beside it. The browser snippet, built by
+// web-client's `npm run build` into dist/ (two builds of one source: a classic script and an
+// ES module), and the operators' dashboard, web-client/dashboard/ as written (no build).
 #pragma once
 
 #include <string_view>
@@ -9,5 +10,9 @@ namespace shub::assets {
 
 extern const std::string_view sessionhub_js;   // classic <script>: sets globalThis.SessionHub
 extern const std::string_view sessionhub_mjs;  // ES module: export default SessionHub
+
+extern const std::string_view dashboard_html;  // GET /dashboard
+extern const std::string_view dashboard_js;
+extern const std::string_view dashboard_css;
 
 }  // namespace shub::assets

@@ -41,7 +41,7 @@ process.on("exit", () => {
 });
 
 // A free loopback port: bind port 0, note it, let it go (the window until reuse is tiny).
-function freePort() {
+export function freePort() {
   return new Promise((resolveP, reject) => {
     const s = createServer();
     s.once("error", reject);
@@ -53,7 +53,7 @@ function freePort() {
 }
 
 // Starts a child and resolves with the first stdout JSON line whose msg is "listening".
-function startChild(name, cmd, args, log, ms = 20000) {
+export function startChild(name, cmd, args, log, ms = 20000) {
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   child.on("exit", () => children.delete(child));
@@ -88,7 +88,7 @@ function startChild(name, cmd, args, log, ms = 20000) {
   });
 }
 
-async function stopChild(child) {
+export async function stopChild(child) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once("exit", r));
   child.kill("SIGTERM");
