@@ -38,38 +38,34 @@ using reply_ptr = std::unique_ptr<redisReply, reply_free>;
 // written unless it answers 1.
 constexpr const char* create_script = R"(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if redis.call('EXISTS', KEYS[3]) == 1 then return -3 end
-redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
+if not redis.call('SET', KEYS[3], ARGV[4], 'NX', 'PX', ARGV[5]) then return -3 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) end
 return 1)";
 // update — the compare-and-set. ARGV: expected version, expire-at (ms), active score (""
-// when the session is no longer active), sid, index check ("1": the index entries of an
-// active session must already be what the stored session has, else the script answers -2
-// and writes nothing so that the caller writes them first; "0": they were written), record
-// value and record TTL (ms) (both "" without a record), then the field/value pairs.
-// 1 written; 0 the version moved on; -1 no such session; -2 index entries first; -3 the
-// refresh hash is recorded already. Nothing is written unless it answers 1, so a losing
-// write leaves no refresh record behind.
+// when the session is no longer active), sid, index check, record value and record TTL (ms)
+// (both "" without a record), the session's sub, device id, idp sid and absolute expiry,
+// then the field/value pairs. Index check "1": the session is active and its index entries
+// must be those of the stored session (active, same keys, same absolute expiry, so the
+// entries written for it stand and live long enough), else the script answers -2 and
+// writes nothing, and the caller writes them first; "0": no index entries are needed, or
+// they were written. 1 written; 0 the version moved on; -1 no such session; -2 index
+// entries first; -3 the refresh hash is recorded already. Nothing is written unless it
+// answers 1, so a losing write leaves no refresh record behind. Few calls inside: a script's
+// cost in Redis is mostly per call.
 constexpr const char* update_script = R"(
-local v = redis.call('HGET', KEYS[1], 'version')
-if not v then return -1 end
-if v ~= ARGV[1] then return 0 end
-if ARGV[5] == '1' and ARGV[3] ~= '' then
-  local new = {}
-  for i = 8, #ARGV, 2 do new[ARGV[i]] = ARGV[i + 1] end
-  local old = redis.call('HMGET', KEYS[1], 'state', 'sub', 'did', 'idp', 'exp')
-  if old[1] ~= '0' or old[2] ~= new['sub'] or old[3] ~= new['did'] or old[4] ~= new['idp'] or
-     old[5] ~= new['exp'] then
-    return -2
-  end
+local cur = redis.call('HMGET', KEYS[1], 'version', 'state', 'sub', 'did', 'idp', 'exp')
+if not cur[1] then return -1 end
+if cur[1] ~= ARGV[1] then return 0 end
+if ARGV[5] == '1' and (cur[2] ~= '0' or cur[3] ~= ARGV[8] or cur[4] ~= ARGV[9] or
+                       cur[5] ~= ARGV[10] or cur[6] ~= ARGV[11]) then
+  return -2
 end
-if #KEYS == 3 then
-  if redis.call('EXISTS', KEYS[3]) == 1 then return -3 end
-  redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
+if #KEYS == 3 and not redis.call('SET', KEYS[3], ARGV[6], 'NX', 'PX', ARGV[7]) then
+  return -3
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 if ARGV[3] == '' then
   redis.call('ZREM', KEYS[2], ARGV[4])
@@ -565,7 +561,8 @@ store_status redis_store::update(const session& s, std::uint64_t expected_versio
               {std::to_string(expected_version), std::to_string(until),
                s.active() ? active_score(s) : std::string(), s.sid, index_written ? "0" : "1",
                new_rt != nullptr ? record_value(*new_rt) : std::string(),
-               new_rt != nullptr ? record_ttl(ttl) : std::string()});
+               new_rt != nullptr ? record_ttl(ttl) : std::string(), s.sub, s.device_id, s.idp_sid,
+               std::to_string(s.expires_at)});
   const std::size_t index_flag = static_cast<std::size_t>(numkeys) + 4;
   append_fields(args, s);
   for (int attempt = 0; attempt < 2; ++attempt) {

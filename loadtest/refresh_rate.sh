@@ -5,7 +5,8 @@
 # one line per run and the medians, with the hub's and Redis's CPU per rotation.
 #
 #   loadtest/refresh_rate.sh path/to/shubload path/to/sessionhub [runs] [seconds] [requests]
-#   (defaults: 3 runs, 5 s, 32 concurrent requests; HUB_FLAGS adds hub flags)
+#   (defaults: 3 runs, 5 s, 32 concurrent requests; HUB_FLAGS adds hub flags, STORES="redis"
+#   measures one store only)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -99,14 +100,15 @@ EOF
 
 echo "store run rotations/s hub_us/rotation redis_us/rotation loader_us/rotation p50_us p99_us"
 for run in $(seq "$runs"); do
-  one sqlite "$run"
-  one redis "$run"
+  for store in ${STORES:-sqlite redis}; do one "$store" "$run"; done
 done
 python3 - "$work/rows" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 for store in ("sqlite", "redis"):
     mine = [r for r in rows if r[0] == store]
+    if not mine:
+        continue
     med = lambda i: statistics.median(float(r[i]) for r in mine)
     print(f"median {store}: {med(2):.0f} rotations/s, hub {med(3):.1f} us/rotation, "
           f"redis {med(4):.1f} us/rotation, loader {med(5):.1f} us/rotation "
