@@ -5,8 +5,8 @@
 # one line per run and the medians, with the hub's and Redis's CPU per rotation.
 #
 #   loadtest/refresh_rate.sh path/to/shubload path/to/sessionhub [runs] [seconds] [requests]
-#   (defaults: 3 runs, 5 s, 32 concurrent requests; HUB_FLAGS adds hub flags, STORES="redis"
-#   measures one store only)
+#   (defaults: 3 runs, 5 s, 32 concurrent requests; HUB_FLAGS adds hub flags; STORES picks
+#   the stores, default "sqlite redis"; "memory" is an in-memory SQLite store, a ceiling)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,6 +62,8 @@ one() {  # store run
     rport=$(lt_free_port)
     start_redis "$rport"
     url=redis://127.0.0.1:$rport
+  elif [ "$store" = memory ]; then
+    url=sqlite::memory:  # next to no store cost: what the hub and loader alone allow
   else
     mkdir -p "$work/sqlite-$run"
     url=sqlite:$work/sqlite-$run/sessions.db
@@ -105,7 +107,7 @@ done
 python3 - "$work/rows" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-for store in ("sqlite", "redis"):
+for store in ("sqlite", "redis", "memory"):
     mine = [r for r in rows if r[0] == store]
     if not mine:
         continue
