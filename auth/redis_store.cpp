@@ -24,20 +24,54 @@ struct reply_free {
 };
 using reply_ptr = std::unique_ptr<redisReply, reply_free>;
 
-// Compare-and-set scripts, each on the session's one key (KEYS[1]).
-// ARGV: expire-at (ms), then field/value pairs.
+// The writes of a session, each one atomic Lua script. KEYS: the session's hash, the active
+// set, and (when given) the refresh record to record. Every key is declared in KEYS, but they
+// are in different hash slots: under Redis Cluster these scripts would be refused
+// (CROSSSLOT). That is accepted because the hub talks to one server (a primary) and does not
+// follow cluster redirects (README "Several replicas"); one script is one round trip and
+// makes the refresh record, the session and the active-set entry change together, where
+// separate commands would take three round trips and leave windows between them.
+//
+// create — ARGV: expire-at (ms), active score ("" when not active), sid, record value,
+// record TTL (ms), then the session's field/value pairs. 1 created; 0 the sid exists;
+// -3 the refresh hash is recorded already (SET NX: a hash has one owner). Nothing is
+// written unless it answers 1.
 constexpr const char* create_script = R"(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if not redis.call('SET', KEYS[3], ARGV[4], 'NX', 'PX', ARGV[5]) then return -3 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) end
 return 1)";
-// ARGV: expected version, expire-at (ms), then field/value pairs.
+// update — the compare-and-set. ARGV: expected version, expire-at (ms), active score (""
+// when the session is no longer active), sid, index check, record value and record TTL (ms)
+// (both "" without a record), the session's sub, device id, idp sid and absolute expiry,
+// then the field/value pairs. Index check "1": the session is active and its index entries
+// must be those of the stored session (active, same keys, same absolute expiry, so the
+// entries written for it stand and live long enough), else the script answers -2 and
+// writes nothing, and the caller writes them first; "0": no index entries are needed, or
+// they were written. 1 written; 0 the version moved on; -1 no such session; -2 index
+// entries first; -3 the refresh hash is recorded already. Nothing is written unless it
+// answers 1, so a losing write leaves no refresh record behind. Few calls inside: a script's
+// cost in Redis is mostly per call.
 constexpr const char* update_script = R"(
-local v = redis.call('HGET', KEYS[1], 'version')
-if not v then return -1 end
-if v ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+local cur = redis.call('HMGET', KEYS[1], 'version', 'state', 'sub', 'did', 'idp', 'exp')
+if not cur[1] then return -1 end
+if cur[1] ~= ARGV[1] then return 0 end
+if ARGV[5] == '1' and (cur[2] ~= '0' or cur[3] ~= ARGV[8] or cur[4] ~= ARGV[9] or
+                       cur[5] ~= ARGV[10] or cur[6] ~= ARGV[11]) then
+  return -2
+end
+if #KEYS == 3 and not redis.call('SET', KEYS[3], ARGV[6], 'NX', 'PX', ARGV[7]) then
+  return -3
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+else
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+end
 return 1)";
 // An index SET: add the sid and make the set live at least until ARGV[2] ms from now.
 constexpr const char* index_script = R"(
@@ -156,6 +190,12 @@ std::string tagged(const char* prefix, std::string_view value) {
   k.append(value);
   k += '}';
   return k;
+}
+
+// The index script for one index key, as a pipeline entry (see lease::load_index_script).
+argv_t index_command(const std::string& key, const std::string& sid, std::int64_t ttl_ms) {
+  static const std::string sha = sha1_hex(index_script);
+  return {"EVALSHA", sha, "1", key, sid, std::to_string(std::max<std::int64_t>(ttl_ms, 1000))};
 }
 
 }  // namespace
@@ -303,11 +343,6 @@ class redis_store::lease {
     return checked(std::move(r), "EVAL");
   }
 
-  // The index script for one index key, as a pipeline entry.
-  static argv_t index_command(const std::string& key, const std::string& sid, std::int64_t ttl_ms) {
-    static const std::string sha = sha1_hex(index_script);
-    return {"EVALSHA", sha, "1", key, sid, std::to_string(std::max<std::int64_t>(ttl_ms, 1000))};
-  }
   // Loads the index script (a pipeline of EVALSHA cannot fall back one by one).
   bool load_index_script() {
     if (!c_->index_loaded) c_->index_loaded = ok_status(command({"SCRIPT", "LOAD", index_script}));
@@ -403,6 +438,29 @@ std::int64_t expire_at(const session& s, std::int64_t retention_ms) {
   return std::max(end, now_ms()) + retention_ms;
 }
 
+// shub:active's score: the first expiry of an active session.
+std::string active_score(const session& s) {
+  return std::to_string(std::min(s.idle_expires_at, s.expires_at));
+}
+
+std::string record_value(const refresh_record& rt) {
+  return rt.sid + " " + std::to_string(rt.generation);
+}
+
+std::string record_ttl(std::int64_t ttl_ms) {
+  return std::to_string(std::max<std::int64_t>(ttl_ms, 1000));
+}
+
+// The index script for each of a session's index keys, for one pipeline.
+std::vector<argv_t> index_commands(const session& s, std::int64_t ttl_ms) {
+  std::vector<argv_t> out{index_command(tagged("shub:sub:", s.sub), s.sid, ttl_ms)};
+  if (!s.device_id.empty())
+    out.push_back(index_command(tagged("shub:did:", s.device_id), s.sid, ttl_ms));
+  if (!s.idp_sid.empty())
+    out.push_back(index_command(tagged("shub:idp:", s.idp_sid), s.sid, ttl_ms));
+  return out;
+}
+
 }  // namespace
 
 // --- calls --------------------------------------------------------------------------------
@@ -419,33 +477,22 @@ store_status redis_store::create(const session& s, const refresh_record& rt) {
   if (!l.ready() || !l.load_index_script()) return store_status::unavailable;
   const std::int64_t until = expire_at(s, options_.retention_ms);
   const std::int64_t ttl = until - now_ms();
-  std::vector<argv_t> before{
-      l.index_command(tagged("shub:sub:", s.sub), s.sid, ttl),
-      {"SET", refresh_key(rt.hash), rt.sid + " " + std::to_string(rt.generation), "NX", "PX",
-       std::to_string(std::max<std::int64_t>(ttl, 1000))}};
-  if (!s.device_id.empty())
-    before.push_back(l.index_command(tagged("shub:did:", s.device_id), s.sid, ttl));
-  if (!s.idp_sid.empty())
-    before.push_back(l.index_command(tagged("shub:idp:", s.idp_sid), s.sid, ttl));
-  const auto replies = l.pipeline(before);
-  if (replies.empty()) return store_status::unavailable;
-  // SET NX: a refresh hash is recorded once (another session's token: conflict).
-  if (replies[1]->type == REDIS_REPLY_NIL) return store_status::conflict;
-
-  argv_t args{session_key(s.sid), std::to_string(until)};
+  // The index entries first (a crash after them leaves entries the lists filter out), then
+  // the record, the session and its active-set entry in one script.
+  if (l.pipeline(index_commands(s, ttl)).empty()) return store_status::unavailable;
+  argv_t args{session_key(s.sid),
+              active_key,
+              refresh_key(rt.hash),
+              std::to_string(until),
+              s.active() ? active_score(s) : std::string(),
+              s.sid,
+              record_value(rt),
+              record_ttl(ttl)};
   append_fields(args, s);
-  const auto r = l.script(create_script, args, 1);
+  const auto r = l.script(create_script, args, 3);
   if (!r || r->type != REDIS_REPLY_INTEGER) return store_status::unavailable;
-  if (r->integer == 0) {
-    (void)l.command({"DEL", refresh_key(rt.hash)});  // ours (NX): nobody got this token
-    return store_status::conflict;
-  }
-  if (s.active()) {
-    // Statistics only (count_active): a failure here does not undo the session.
-    (void)l.command(
-        {"ZADD", active_key, std::to_string(std::min(s.idle_expires_at, s.expires_at)), s.sid});
-  }
-  return store_status::ok;
+  // 0: the sid exists; -3: the refresh hash belongs to another session (one owner).
+  return r->integer == 1 ? store_status::ok : store_status::conflict;
 }
 
 store_result<session> redis_store::get(std::string_view sid) {
@@ -490,50 +537,60 @@ store_result<refresh_record> redis_store::find_refresh(std::string_view hash) {
 store_status redis_store::update(const session& s, std::uint64_t expected_version,
                                  const refresh_record* new_rt) {
   lease l(*this);
-  if (!l.ready() || !l.load_index_script()) return store_status::unavailable;
+  if (!l.ready()) return store_status::unavailable;
   const std::int64_t until = expire_at(s, options_.retention_ms);
   const std::int64_t ttl = until - now_ms();
-  // The keys may have changed (a device id learnt later): the new index entries first.
-  std::vector<argv_t> before;
-  if (s.active()) {
-    before.push_back(l.index_command(tagged("shub:sub:", s.sub), s.sid, ttl));
-    if (!s.device_id.empty())
-      before.push_back(l.index_command(tagged("shub:did:", s.device_id), s.sid, ttl));
-    if (!s.idp_sid.empty())
-      before.push_back(l.index_command(tagged("shub:idp:", s.idp_sid), s.sid, ttl));
-  }
-  if (new_rt != nullptr) {
-    // Before the write that makes its generation current: if that write loses, the record
-    // names a generation this token never reached and nobody was given the token.
-    before.push_back({"SET", refresh_key(new_rt->hash),
-                      new_rt->sid + " " + std::to_string(new_rt->generation), "NX", "PX",
-                      std::to_string(std::max<std::int64_t>(ttl, 1000))});
-  }
-  if (!before.empty()) {
-    const auto replies = l.pipeline(before);
-    if (replies.empty()) return store_status::unavailable;
-    if (new_rt != nullptr && replies.back()->type == REDIS_REPLY_NIL) {
-      note_error("refresh token hash already recorded");  // SET NX: never two owners
+  // An active session's index entries must exist before the write that makes it reachable
+  // under those keys. When its keys and its absolute expiry are what the stored session has
+  // (every rotation and extend: they are set at creation), the entries written then still
+  // stand and live long enough; the script checks that and otherwise answers -2, and the
+  // entries are written here before the script is run again. Past its absolute expiry
+  // (`until` then moves with the clock) they are written every time.
+  const bool check_index = s.active() && s.expires_at > now_ms();
+  bool index_written = !s.active();
+  if (!check_index && !index_written) {
+    if (!l.load_index_script() || l.pipeline(index_commands(s, ttl)).empty()) {
       return store_status::unavailable;
     }
+    index_written = true;
   }
-
-  argv_t args{session_key(s.sid), std::to_string(expected_version), std::to_string(until)};
+  argv_t args{session_key(s.sid), active_key};
+  if (new_rt != nullptr) args.push_back(refresh_key(new_rt->hash));
+  const int numkeys = static_cast<int>(args.size());
+  args.insert(args.end(),
+              {std::to_string(expected_version), std::to_string(until),
+               s.active() ? active_score(s) : std::string(), s.sid, index_written ? "0" : "1",
+               new_rt != nullptr ? record_value(*new_rt) : std::string(),
+               new_rt != nullptr ? record_ttl(ttl) : std::string(), s.sub, s.device_id, s.idp_sid,
+               std::to_string(s.expires_at)});
+  const std::size_t index_flag = static_cast<std::size_t>(numkeys) + 4;
   append_fields(args, s);
-  const auto r = l.script(update_script, args, 1);
-  if (!r || r->type != REDIS_REPLY_INTEGER) return store_status::unavailable;
-  if (r->integer <= 0) {
-    // The write lost: the record written for it (ours, NX) goes; nobody got that token.
-    if (new_rt != nullptr) (void)l.command({"DEL", refresh_key(new_rt->hash)});
-    return r->integer < 0 ? store_status::not_found : store_status::conflict;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto r = l.script(update_script, args, numkeys);
+    if (!r || r->type != REDIS_REPLY_INTEGER) return store_status::unavailable;
+    switch (r->integer) {
+      case 1:
+        return store_status::ok;
+      case 0:
+        return store_status::conflict;
+      case -1:
+        return store_status::not_found;
+      case -2:  // the keys changed: their index entries first, then the write again
+        if (attempt > 0 || !l.load_index_script() || l.pipeline(index_commands(s, ttl)).empty()) {
+          return store_status::unavailable;
+        }
+        args[index_flag] = "0";
+        continue;
+      case -3:
+        note_error("refresh token hash already recorded");  // SET NX: never two owners
+        return store_status::unavailable;
+      default:
+        break;
+    }
+    break;
   }
-  if (s.active()) {
-    (void)l.command(
-        {"ZADD", active_key, std::to_string(std::min(s.idle_expires_at, s.expires_at)), s.sid});
-  } else {
-    (void)l.command({"ZREM", active_key, s.sid});
-  }
-  return store_status::ok;
+  note_error("update script: unexpected answer");
+  return store_status::unavailable;
 }
 
 store_result<std::vector<session>> redis_store::list(const std::string& index_key,

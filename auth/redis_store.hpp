@@ -1,23 +1,27 @@
 // redis_store: the session_store replicas share, on Redis through hiredis (synchronous API).
 //
-// Keys (everything of one session in one hash slot, so a Redis Cluster works as well):
+// Keys:
 //   shub:s:{<sid>}         HASH, every field of the session; its compare-and-set writes are
-//                          Lua scripts on this one key (atomic, exactly one winner)
+//                          Lua scripts (atomic, exactly one winner)
 //   shub:rt:<hex sha256>   "<sid> <generation>": one refresh token ever issued
 //   shub:sub:{<sub>}, shub:did:{<device>}, shub:idp:{<idp sid>}
 //                          SETs of sids for the lists; supersets — members whose session is
 //                          gone, ended or re-keyed are filtered out and dropped when listed
 //   shub:active            ZSET of active sids scored by min(idle, absolute) expiry
+// A session's write is one script over its hash, the refresh record it adds (SET only if
+// absent: one owner per hash) and its shub:active entry, so a rotation's write is one round
+// trip and a losing write leaves nothing. Those keys lie in different hash slots: the hub talks
+// to one Redis server (a primary), not to a Redis Cluster (see the scripts in the .cpp).
 // Every key expires by itself (PEXPIREAT) `retention_ms` after the session's absolute expiry
 // or its end (and never sooner than that after its last write), so nothing needs purging. The
-// refresh record and the index entries are written before the script that makes them reachable: a
-// crash in between leaves an unreachable record (the token was never handed out) or a stale index
-// entry (filtered), never a session that a list or a reuse check misses.
+// index entries are written before the script that makes the session reachable under them (a
+// crash in between leaves a stale entry, filtered), and a script that finds a live session's
+// keys unchanged does not need them written again.
 //
 // A pool of connections, each used by one call at a time, connected lazily and dropped on
 // any error; every command is bounded by the timeout. Constructing one sets SIGPIPE to be
-// ignored (unless the program chose a disposition): hiredis writes with write(2). Any failure answers `unavailable`:
-// callers fail closed.
+// ignored (unless the program chose a disposition): hiredis writes with write(2). Any failure
+// answers `unavailable`: callers fail closed.
 #pragma once
 
 #include <chrono>

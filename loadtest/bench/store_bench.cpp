@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -58,6 +59,10 @@ struct bench_db {
     } else {
       store = std::make_unique<shub::auth::sqlite_store>(dir + "/sessions.db");
     }
+    // Live sessions (created now, expiring in a day), as a rotation finds them.
+    const std::int64_t created = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
     for (int i = 0; i < population; ++i) {
       session s;
       s.sid = sid_for(i);
@@ -66,7 +71,7 @@ struct bench_db {
       s.idp_sid = "idp-" + std::to_string(i);
       s.claims_json = R"({"role":"member","tenant":"acme"})";
       s.amr_json = R"(["pwd"])";
-      s.created_at = 1'700'000'000'000 + i;
+      s.created_at = created + i;
       s.auth_time = s.created_at;
       s.idle_expires_at = s.created_at + 1'800'000;
       s.expires_at = s.created_at + 86'400'000;

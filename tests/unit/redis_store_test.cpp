@@ -14,6 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "auth/clock.hpp"
+#include "auth/keys.hpp"
+#include "auth/session_service.hpp"
 #include "redis_server.hpp"
 #include "test_sessions.hpp"
 
@@ -195,6 +198,182 @@ TEST(RedisStore, AMalformedSessionHashIsUnavailableNotASession) {
   redis.command({"SET", redis_store::refresh_key(hash_of("rt0")), "garbage"});
   EXPECT_EQ(store.find_refresh(hash_of("rt0")).status, store_status::unavailable);
   EXPECT_EQ(store.ping(), store_status::ok);
+}
+
+// How many times Redis ran `command` since the last CONFIG RESETSTAT.
+int calls_of(redis_server& redis, const std::string& command) {
+  const std::string info = redis.command({"INFO", "commandstats"});
+  const std::string tag = "cmdstat_" + command + ":calls=";
+  const auto at = info.find(tag);
+  return at == std::string::npos ? 0 : std::stoi(info.substr(at + tag.size()));
+}
+
+// The commands Redis ran since the last CONFIG RESETSTAT (those a script ran included), but
+// INFO and CONFIG themselves.
+std::vector<std::string> commands_run(redis_server& redis) {
+  const std::string info = redis.command({"INFO", "commandstats"});
+  std::vector<std::string> names;
+  for (std::size_t at = info.find("cmdstat_"); at != std::string::npos;
+       at = info.find("cmdstat_", at + 1)) {
+    const std::string name = info.substr(at + 8, info.find(':', at) - at - 8);
+    if (name != "info" && name.rfind("config", 0) != 0) names.push_back(name);
+  }
+  return names;
+}
+
+// A rotation's write is one script in one round trip: the session, its new refresh record
+// and its active-set entry together; a live session's index entries, written at creation,
+// are not written again.
+TEST(RedisStore, ARotationIsOneScriptInOneRoundTrip) {
+  redis_server redis;
+  redis_store store(options_for(redis));
+  session s = live_session("s1");
+  ASSERT_EQ(store.create(s, record_for(s, "rt0")), store_status::ok);
+  // The first update on a server loads the script (EVALSHA answers NOSCRIPT, then EVAL).
+  s.version = 2;
+  s.rt_generation = 2;
+  const refresh_record warm = record_for(s, "warm");
+  ASSERT_EQ(store.update(s, 1, &warm), store_status::ok);
+  redis.command({"CONFIG", "RESETSTAT"});
+  s.version = 3;
+  s.rt_generation = 3;
+  s.idle_expires_at += 5000;
+  const refresh_record rt = record_for(s, "rt1");
+  ASSERT_EQ(store.update(s, 2, &rt), store_status::ok);
+  // One EVALSHA; everything else Redis ran, the script ran.
+  EXPECT_EQ(calls_of(redis, "evalsha"), 1);
+  for (const auto& name : commands_run(redis)) {
+    EXPECT_TRUE(name == "evalsha" || name == "hget" || name == "hmget" || name == "exists" ||
+                name == "set" || name == "hset" || name == "pexpireat" || name == "zadd")
+        << name;
+  }
+  EXPECT_EQ(store.find_refresh(hash_of("rt1")).value.generation, 3u);
+  EXPECT_EQ(redis.command({"ZSCORE", "shub:active", "s1"}), std::to_string(s.idle_expires_at));
+  const auto pttl = std::stoll(redis.command({"PTTL", redis_store::refresh_key(hash_of("rt1"))}));
+  EXPECT_GT(pttl, s.expires_at - wall_ms() + 24LL * 3600 * 1000 - 60'000);
+  expect_same(store.get("s1").value, s);
+}
+
+// When a live session's indexed keys change, the script refuses until their index entries
+// are written, and the write then goes through: the lists follow, and the new index keys
+// expire by themselves.
+TEST(RedisStore, ALiveSessionWhoseKeysChangeGetsItsIndexEntriesBeforeTheWrite) {
+  redis_server redis;
+  redis_store store(options_for(redis));
+  session s = live_session("s1");
+  ASSERT_EQ(store.create(s, record_for(s, "rt0")), store_status::ok);
+  s.version = 2;
+  s.sub = "bob";
+  s.device_id = "dev-2";
+  s.idp_sid = "idp-2";
+  ASSERT_EQ(store.update(s, 1, nullptr), store_status::ok);
+  expect_same(store.get("s1").value, s);
+  EXPECT_TRUE(store.list_by_sub("alice").value.empty());
+  EXPECT_EQ(sids_of(store.list_by_sub("bob").value), std::vector<std::string>{"s1"});
+  EXPECT_EQ(sids_of(store.list_by_device("dev-2").value), std::vector<std::string>{"s1"});
+  EXPECT_EQ(sids_of(store.list_by_idp_sid("idp-2").value), std::vector<std::string>{"s1"});
+  for (const char* key : {"shub:sub:{bob}", "shub:did:{dev-2}", "shub:idp:{idp-2}"}) {
+    EXPECT_GT(std::stoll(redis.command({"PTTL", key})), 0) << key;
+  }
+  // A longer absolute expiry: the index keys must live as long as the session's key.
+  s.version = 3;
+  s.expires_at += 48LL * 3600 * 1000;
+  ASSERT_EQ(store.update(s, 2, nullptr), store_status::ok);
+  const auto session_ttl = std::stoll(redis.command({"PTTL", redis_store::session_key("s1")}));
+  EXPECT_GE(std::stoll(redis.command({"PTTL", "shub:sub:{bob}"})), session_ttl - 60'000);
+}
+
+// A write that loses the compare-and-set leaves nothing: no refresh record (nobody got that
+// token), no change to the session, and no active-set entry for a session another write ended.
+TEST(RedisStore, ALosingRotationLeavesNoRecordAndDoesNotRevive) {
+  redis_server redis;
+  redis_store store(options_for(redis));
+  const session s = live_session("s1");
+  ASSERT_EQ(store.create(s, record_for(s, "rt0")), store_status::ok);
+  session ended = s;
+  ended.version = 2;
+  ended.state = session_state::revoked;
+  ended.end_reason = "refresh_token_reuse";
+  ended.ended_at = wall_ms();
+  ASSERT_EQ(store.update(ended, 1, nullptr), store_status::ok);
+  EXPECT_EQ(redis.command({"ZSCORE", "shub:active", "s1"}), "(nil)");
+
+  session rotated = s;
+  rotated.version = 2;
+  rotated.rt_generation = 2;
+  const refresh_record rt = record_for(rotated, "rt1");
+  EXPECT_EQ(store.update(rotated, 1, &rt), store_status::conflict);
+  EXPECT_EQ(store.find_refresh(hash_of("rt1")).status, store_status::not_found);
+  EXPECT_EQ(redis.command({"ZSCORE", "shub:active", "s1"}), "(nil)");
+  expect_same(store.get("s1").value, ended);
+  // Losing with changed keys too (the script asks for index entries first, then loses).
+  rotated.sub = "mallory";
+  EXPECT_EQ(store.update(rotated, 1, &rt), store_status::conflict);
+  EXPECT_EQ(store.find_refresh(hash_of("rt1")).status, store_status::not_found);
+  EXPECT_TRUE(store.list_by_sub("mallory").value.empty());
+  // A refresh hash already recorded: refused before anything is written.
+  session next = ended;
+  next.version = 3;
+  const refresh_record taken = record_for(next, "rt0");
+  EXPECT_EQ(store.update(next, 2, &taken), store_status::unavailable);
+  expect_same(store.get("s1").value, ended);
+  EXPECT_EQ(store.find_refresh(hash_of("rt0")).value.generation, 1u);
+}
+
+// Through the session rules on Redis: a rotation and a reuse of an older token of the same
+// session, racing from two replicas, always end with the session revoked for reuse, and a
+// token the rotation handed out is dead.
+TEST(RedisStore, ARotationRacingAReuseStillRevokes) {
+  redis_server redis;
+  redis_store a(options_for(redis)), b(options_for(redis));
+  fake_clock clock(wall_ms());
+  const key_set keys({key::generate(jwt_alg::ES256)});
+  session_policy policy;
+  policy.reuse_interval_s = 10;
+  session_service on_a(a, keys, clock, policy), on_b(b, keys, clock, policy);
+  constexpr int rounds = 12;
+  int rotations_seen = 0;
+  for (int round = 0; round < rounds; ++round) {
+    create_request req;
+    req.sub = "alice";
+    req.device_id = "dev-1";
+    const auto first = on_a.create(req);
+    ASSERT_TRUE(first.ok());
+    const auto second = on_a.refresh(first.tokens.refresh_token);
+    ASSERT_TRUE(second.ok());
+    const auto current = on_b.refresh(second.tokens.refresh_token);
+    ASSERT_TRUE(current.ok());
+    // `first` is now two generations old: presenting it is reuse, grace or not.
+    session_outcome rotation, reuse;
+    std::barrier sync(2);
+    std::thread rotate([&] {
+      sync.arrive_and_wait();
+      rotation = on_a.refresh(current.tokens.refresh_token);
+    });
+    std::thread reuser([&] {
+      sync.arrive_and_wait();
+      reuse = on_b.refresh(first.tokens.refresh_token);
+    });
+    rotate.join();
+    reuser.join();
+    EXPECT_EQ(reuse.why, denial::reused) << "round " << round;
+    EXPECT_TRUE(reuse.ended_now);
+    const auto stored = a.get(first.s.sid);
+    ASSERT_TRUE(stored.ok());
+    EXPECT_FALSE(stored.value.active());
+    EXPECT_EQ(stored.value.end_reason, "refresh_token_reuse");
+    EXPECT_EQ(redis.command({"ZSCORE", "shub:active", first.s.sid}), "(nil)");
+    if (rotation.ok()) {
+      ++rotations_seen;
+      EXPECT_TRUE(rotation.rotated);
+      EXPECT_EQ(on_b.refresh(rotation.tokens.refresh_token).why, denial::revoked);
+    } else {
+      EXPECT_EQ(rotation.why, denial::revoked) << "round " << round;
+    }
+    EXPECT_EQ(on_a.refresh(current.tokens.refresh_token).why, denial::revoked);
+  }
+  // Which one wins is the scheduler's business; both outcomes are covered above.
+  EXPECT_LE(rotations_seen, rounds);
 }
 
 }  // namespace

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Refresh-token rotations per second through the hub, on SQLite and on Redis in one run:
+# for each run and each store a fresh hub (and a fresh redis-server on loopback, no
+# persistence), `shubload refresh` for a few seconds, then the median of the runs. Prints
+# one line per run and the medians, with the hub's and Redis's CPU per rotation.
+#
+#   loadtest/refresh_rate.sh path/to/shubload path/to/sessionhub [runs] [seconds] [requests]
+#   (defaults: 3 runs, 5 s, 32 concurrent requests; HUB_FLAGS adds hub flags; STORES picks
+#   the stores, default "sqlite redis"; "memory" is an in-memory SQLite store, a ceiling)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+loader=${1:?shubload}
+hub=${2:?sessionhub}
+runs=${3:-3}
+seconds=${4:-5}
+requests=${5:-32}
+work=$(mktemp -d "${TMPDIR:-/tmp}/refresh-rate.XXXXXX")
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+
+redis_pid=""
+cleanup() {
+  local rc=$?
+  lt_stop_hub
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
+  [ "$rc" = 0 ] || tail -n 20 "$work"/*.log 2>/dev/null >&2 || true
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+"$hub" generate-key >"$work/signing-key.pem"
+
+start_redis() {  # port
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+    >"$work/redis-$1.log" 2>&1 &
+  redis_pid=$!
+  local i
+  for i in $(seq 50); do
+    redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  lt_fail "redis-server did not answer on $1"
+}
+
+stop_redis() {
+  kill "$redis_pid" 2>/dev/null || true
+  wait "$redis_pid" 2>/dev/null || true
+  redis_pid=""
+}
+
+redis_cpu_s() {  # port: user + sys seconds of the server so far
+  redis-cli -p "$1" info cpu | tr -d '\r' |
+    awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { printf "%.3f", s }'
+}
+
+one() {  # store run
+  local store=$1 run=$2 port rport="" url json cpu0=0 cpu1=0
+  port=$(lt_free_port)
+  if [ "$store" = redis ]; then
+    rport=$(lt_free_port)
+    start_redis "$rport"
+    url=redis://127.0.0.1:$rport
+  elif [ "$store" = memory ]; then
+    url=sqlite::memory:  # next to no store cost: what the hub and loader alone allow
+  else
+    mkdir -p "$work/sqlite-$run"
+    url=sqlite:$work/sqlite-$run/sessions.db
+  fi
+  # lt_start_hub's flags, with this store instead of its SQLite file.
+  "$hub" --listen "127.0.0.1:$port" --store "$url" --signing-key "$work/signing-key.pem" \
+    --api-key load-key --allowed-origin http://load.example.test --refresh-rate-limit 0 \
+    --login-rate-limit 0 --max-connections-per-ip 1000000 --ws-connect-rate-limit 0 \
+    --log-level warn ${HUB_FLAGS:-} >"$work/hub-$port.log" 2>&1 &
+  lt_hub_pid=$!
+  local i
+  for i in $(seq 150); do
+    curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break
+    kill -0 "$lt_hub_pid" 2>/dev/null || lt_fail "sessionhub exited: $(tail -5 "$work/hub-$port.log")"
+    sleep 0.1
+  done
+  json=$work/$store-$run.json
+  [ -z "$rport" ] || cpu0=$(redis_cpu_s "$rport")
+  "$loader" refresh --url "http://127.0.0.1:$port" --api-key load-key -n "$requests" \
+    -d "$seconds" --server-pid "$lt_hub_pid" --json "$json" >"$work/load-$store-$run.log" 2>&1 ||
+    lt_fail "shubload refresh ($store): $(cat "$work/load-$store-$run.log")"
+  [ -z "$rport" ] || cpu1=$(redis_cpu_s "$rport")
+  lt_stop_hub
+  [ -z "$rport" ] || stop_redis
+  python3 - "$json" "$store" "$run" "$cpu0" "$cpu1" >>"$work/rows" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+n = max(1, r["rotations"])
+redis_us = (float(sys.argv[5]) - float(sys.argv[4])) * 1e6 / n
+print(sys.argv[2], sys.argv[3], round(r["rotations_per_s"]), round(r["server_cpu_s"] * 1e6 / n, 1),
+      round(redis_us, 1), round(r["loader_cpu_s"] * 1e6 / n, 1), r["latency_us"]["p50"],
+      r["latency_us"]["p99"])
+EOF
+  tail -n 1 "$work/rows"
+}
+
+echo "store run rotations/s hub_us/rotation redis_us/rotation loader_us/rotation p50_us p99_us"
+for run in $(seq "$runs"); do
+  for store in ${STORES:-sqlite redis}; do one "$store" "$run"; done
+done
+python3 - "$work/rows" <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+for store in ("sqlite", "redis", "memory"):
+    mine = [r for r in rows if r[0] == store]
+    if not mine:
+        continue
+    med = lambda i: statistics.median(float(r[i]) for r in mine)
+    print(f"median {store}: {med(2):.0f} rotations/s, hub {med(3):.1f} us/rotation, "
+          f"redis {med(4):.1f} us/rotation, loader {med(5):.1f} us/rotation "
+          f"({len(mine)} runs)")
+EOF
