@@ -101,6 +101,7 @@ rows = [
     ("fanout", "lost deliveries", lambda r: r.get("lost"), "low"),
     ("fanout", "RSS per connection (KiB)", lambda r: r.get("server_rss_per_connection_kib"), "low"),
     ("fanout", "connects per second", lambda r: r.get("connects_per_s"), "high"),
+    ("fanout", "connects per server core-second", lambda r: r.get("connects_per_server_cpu_s"), "high"),
     ("broadcast", "deliveries per second", lambda r: r.get("deliveries_per_s"), "high"),
     ("broadcast", "server CPU per delivery (us)", lambda r: r.get("server_cpu_us_per_delivery"), "low"),
     ("broadcast", "latency p99 (us)", lambda r: r.get("latency_us", {}).get("p99"), "low"),
@@ -110,13 +111,13 @@ def fmt(v):
     if v is None: return "-"
     if isinstance(v, bool): return "yes" if v else "no"
     return f"{v:,.2f}" if isinstance(v, float) and v < 100 else f"{v:,.0f}"
-head = f"{'scenario':<10} {'figure':<30}" + "".join(f"{s:>14}" for s in servers)
+head = f"{'scenario':<10} {'figure':<32}" + "".join(f"{s:>14}" for s in servers)
 peers = servers[1:]
 head += "".join(f"{'vs ' + p:>14}" for p in peers)
 print(head)
 for scenario, label, get, better in rows:
     vals = [get(load(s, scenario)) for s in servers]
-    line = f"{scenario:<10} {label:<30}" + "".join(f"{fmt(v):>14}" for v in vals)
+    line = f"{scenario:<10} {label:<32}" + "".join(f"{fmt(v):>14}" for v in vals)
     for v in vals[1:]:
         mine = vals[0]
         if better is None or not isinstance(mine, (int, float)) or not isinstance(v, (int, float)) or v == 0 or mine == 0:

@@ -518,6 +518,17 @@ void report_connections(report& rep, run_state& r, double took, const proc_sampl
     rep.json.integer("server_rss_before_kib", before.rss_kib)
         .integer("server_rss_connected_kib", connected.rss_kib)
         .num("server_rss_per_connection_kib", per_conn);
+    // What the server spent on them: connections per second of its CPU is its rate on one
+    // core, whatever else (the loader) limited the wall-clock rate.
+    const double cpu = connected.cpu_s - before.cpu_s;
+    if (cpu > 0) {
+      rep.add("server CPU (connecting)", fmt("%.2f s", cpu) +
+                                             fmt(" = %.1f us per connection", cpu * 1e6 / ok) +
+                                             fmt(" = %.0f connections per core-second", ok / cpu));
+      rep.json.num("connect_server_cpu_s", cpu)
+          .num("connect_server_cpu_us", cpu * 1e6 / ok)
+          .num("connects_per_server_cpu_s", ok / cpu);
+    }
   }
 }
 
