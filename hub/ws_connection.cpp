@@ -154,6 +154,9 @@ void ws_connection::on_readable(error_code ec) {
     last_recv_ms_ = now_ms();
     parse(buf.data(), n);
     if (phase_ == phase::closed) return;
+    // A short read emptied the socket: what arrives next raises a new edge, so there is
+    // no need to spend a read on being told "would block".
+    if (n < buf.size()) return wait_readable();
   }
   // Still more to read: let the worker's other connections run first. The socket was not
   // read dry, so waiting for it (edge-triggered) would wait forever; come back directly.
