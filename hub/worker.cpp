@@ -16,6 +16,8 @@ namespace {
 constexpr std::size_t read_buffer_bytes = 64 * 1024;
 // Connections written to before the worker turns to its other handlers.
 constexpr std::size_t flush_slice = 256;
+// Connections ticked before the worker turns to its other handlers.
+constexpr std::size_t sweep_slice = 1024;
 }  // namespace
 
 worker::worker(std::size_t index, hub_stats& stats)
@@ -117,10 +119,23 @@ void worker::stop_sweeping() {
 
 void worker::sweep() {
   if (!sweeping_) return;
+  // A slice at a time, like the flush: 10,000 connections take milliseconds to visit, and
+  // events queued meanwhile must not wait for all of them.
+  if (sweep_at_ == 0) sweep_list_.assign(connections_.begin(), connections_.end());
   const std::int64_t now = auth::system_clock{}.now_ms();
-  const std::vector<ws_connection*> snapshot(connections_.begin(), connections_.end());
-  for (ws_connection* c : snapshot)
-    c->tick(now);
+  const std::size_t end = std::min(sweep_list_.size(), sweep_at_ + sweep_slice);
+  for (; sweep_at_ < end; ++sweep_at_) {
+    ws_connection* c = sweep_list_[sweep_at_];
+    // Closed since the list was taken (its address may even be a newer connection's,
+    // which a tick does no harm).
+    if (connections_.contains(c)) c->tick(now);
+  }
+  if (sweep_at_ < sweep_list_.size()) {
+    net::post(ctx_, [this] { sweep(); });
+    return;
+  }
+  sweep_at_ = 0;
+  sweep_list_.clear();
   publish_stats();
   sweep_timer_.expires_after(std::chrono::seconds(1));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {

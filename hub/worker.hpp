@@ -73,6 +73,8 @@ class worker {
   std::unordered_set<ws_connection*> connections_;
   std::uint64_t delivery_seq_ = 0;
   bool sweeping_ = false;
+  std::vector<ws_connection*> sweep_list_;  // this round's connections, from sweep_at_ on
+  std::size_t sweep_at_ = 0;
   hub_stats& stats_;
   std::vector<char> read_buffer_;
   std::vector<ws_connection*> dirty_;  // to flush from next_flush_ on; null: done or closed
