@@ -126,31 +126,12 @@ void ws_connection::wait_readable() {
 
 void ws_connection::on_readable(error_code ec) {
   if (phase_ == phase::closed) return;
-  if (ec) {
-    if (ec != net::error::operation_aborted) {
-      log::debug("ws_read_failed")
-          .str("ip", ip_)
-          .str("sid", sid_)
-          .str("error", ec.message())
-          .emit();
-    }
-    return teardown();
-  }
+  if (ec) return read_failed(ec);
   std::vector<char>& buf = worker_.read_buffer();
   for (int turn = 0; turn < max_reads_per_turn; ++turn) {
     const std::size_t n = socket_.read_some(net::buffer(buf), ec);
     if (would_block(ec)) return wait_readable();
-    if (ec) {
-      // The peer went away (or reset) without a closing handshake.
-      if (ec != net::error::eof && ec != net::error::connection_reset) {
-        log::debug("ws_read_failed")
-            .str("ip", ip_)
-            .str("sid", sid_)
-            .str("error", ec.message())
-            .emit();
-      }
-      return teardown();
-    }
+    if (ec) return read_failed(ec);
     last_recv_ms_ = now_ms();
     parse(buf.data(), n);
     if (phase_ == phase::closed) return;
@@ -161,6 +142,16 @@ void ws_connection::on_readable(error_code ec) {
   // Still more to read: let the worker's other connections run first. The socket was not
   // read dry, so waiting for it (edge-triggered) would wait forever; come back directly.
   net::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
+}
+
+void ws_connection::read_failed(error_code ec) {
+  // Closed here (aborted), or the peer went away or reset without a closing handshake: the
+  // usual ends need no log line.
+  if (ec != net::error::operation_aborted && ec != net::error::eof &&
+      ec != net::error::connection_reset) {
+    log::debug("ws_read_failed").str("ip", ip_).str("sid", sid_).str("error", ec.message()).emit();
+  }
+  teardown();
 }
 
 void ws_connection::parse(char* data, std::size_t size) {

@@ -72,6 +72,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
 
   void wait_readable();
   void on_readable(boost::system::error_code ec);
+  void read_failed(boost::system::error_code ec);
   void parse(char* data, std::size_t size);
   bool on_message(ws::opcode op, std::string_view payload) override;
   bool on_ping(std::string_view payload) override;
