@@ -16,8 +16,8 @@ namespace {
 constexpr std::size_t read_buffer_bytes = 64 * 1024;
 // Connections written to before the worker turns to its other handlers.
 constexpr std::size_t flush_slice = 256;
-// Connections ticked before the worker turns to its other handlers.
-constexpr std::size_t sweep_slice = 1024;
+// The sweep visits a connection once a second, in this many parts.
+constexpr std::size_t sweep_parts = 10;
 }  // namespace
 
 worker::worker(std::size_t index, hub_stats& stats)
@@ -119,25 +119,26 @@ void worker::stop_sweeping() {
 
 void worker::sweep() {
   if (!sweeping_) return;
-  // A slice at a time, like the flush: 10,000 connections take milliseconds to visit, and
-  // events queued meanwhile must not wait for all of them.
-  if (sweep_at_ == 0) sweep_list_.assign(connections_.begin(), connections_.end());
+  // Every connection is ticked once a second, a tenth of them every 100 ms: the work (the
+  // pings above all) is spread over the second instead of arriving as one burst, and no
+  // handler holds the worker for long while events wait.
+  if (sweep_part_ == 0) sweep_list_.assign(connections_.begin(), connections_.end());
   const std::int64_t now = auth::system_clock{}.now_ms();
-  const std::size_t end = std::min(sweep_list_.size(), sweep_at_ + sweep_slice);
+  const std::size_t per_part = (sweep_list_.size() + sweep_parts - 1) / sweep_parts;
+  const std::size_t end = std::min(sweep_list_.size(), sweep_at_ + per_part);
   for (; sweep_at_ < end; ++sweep_at_) {
     ws_connection* c = sweep_list_[sweep_at_];
     // Closed since the list was taken (its address may even be a newer connection's,
     // which a tick does no harm).
     if (connections_.contains(c)) c->tick(now);
   }
-  if (sweep_at_ < sweep_list_.size()) {
-    net::post(ctx_, [this] { sweep(); });
-    return;
+  if (++sweep_part_ == sweep_parts) {
+    sweep_part_ = 0;
+    sweep_at_ = 0;
+    sweep_list_.clear();
+    publish_stats();
   }
-  sweep_at_ = 0;
-  sweep_list_.clear();
-  publish_stats();
-  sweep_timer_.expires_after(std::chrono::seconds(1));
+  sweep_timer_.expires_after(std::chrono::milliseconds(1000 / sweep_parts));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) sweep();
   });

@@ -1,7 +1,8 @@
 // worker: one network thread — its io_context, its connections and its channel index.
 // A connection lives on one worker for life, so delivering to it needs no lock: other
 // threads reach a worker only by posting to its io_context (deliver, close_all). Once a
-// second it sweeps its connections for auth timeouts, pings, silent peers and stuck closes.
+// second it sweeps its connections (a tenth every 100 ms) for auth timeouts, pings, silent
+// peers and stuck closes.
 #pragma once
 
 #include <cstdint>
@@ -73,8 +74,9 @@ class worker {
   std::unordered_set<ws_connection*> connections_;
   std::uint64_t delivery_seq_ = 0;
   bool sweeping_ = false;
-  std::vector<ws_connection*> sweep_list_;  // this round's connections, from sweep_at_ on
+  std::vector<ws_connection*> sweep_list_;  // this second's connections, from sweep_at_ on
   std::size_t sweep_at_ = 0;
+  std::size_t sweep_part_ = 0;
   hub_stats& stats_;
   std::vector<char> read_buffer_;
   std::vector<ws_connection*> dirty_;  // to flush from next_flush_ on; null: done or closed

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <random>
 #include <span>
 
 #include <boost/asio/post.hpp>
@@ -81,6 +82,11 @@ ws_connection::ws_connection(net::ip::tcp::socket&& socket, worker& w, hub_state
       did_(std::move(device_id)),
       did_fresh_(device_fresh) {
   opened_ms_ = last_recv_ms_ = last_ping_ms_ = rate_updated_ms_ = now_ms();
+  // The first ping comes after a random half to whole interval: tabs that connected
+  // together (a reconnect storm, a restart) then do not all ping, and answer, at once.
+  thread_local std::minstd_rand jitter{std::random_device{}()};
+  last_ping_ms_ -= std::uniform_int_distribution<std::int64_t>(
+      0, std::max<std::int64_t>(0, hub.cfg.ping_interval_s * 500))(jitter);
   rate_tokens_ = static_cast<double>(hub.cfg.ws_rate_limit * 2);
   hub_.stats.connections_current.add();
   hub_.stats.connections_total.add();
