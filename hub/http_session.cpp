@@ -20,16 +20,13 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 
 http_session::http_session(net::ip::tcp::socket&& socket, worker& w, hub_state& hub,
-                           const router& routes, bool loopback_plain)
+                           const router& routes, bool loopback_plain, std::string client_ip)
     : stream_(std::move(socket)),
       worker_(w),
       hub_(hub),
       routes_(routes),
-      loopback_plain_(loopback_plain) {
-  beast::error_code ec;
-  const auto ep = stream_.socket().remote_endpoint(ec);
-  client_ip_ = ec ? "unknown" : ep.address().to_string();
-}
+      client_ip_(std::move(client_ip)),
+      loopback_plain_(loopback_plain) {}
 
 void http_session::run() {
   net::dispatch(stream_.get_executor(),

@@ -20,8 +20,9 @@ namespace shub {
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
+  // `client_ip`: the peer's address as accept reported it.
   http_session(boost::asio::ip::tcp::socket&& socket, worker& w, hub_state& hub,
-               const router& routes, bool loopback_plain);
+               const router& routes, bool loopback_plain, std::string client_ip);
   void run();
 
  private:

@@ -34,7 +34,7 @@ void listener::stop() {
 
 void listener::do_accept() {
   const std::size_t index = next_++ % workers_.size();
-  acceptor_.async_accept(*workers_[index],
+  acceptor_.async_accept(*workers_[index], peer_,
                          [this, index](boost::system::error_code ec, net::ip::tcp::socket s) {
                            if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
                            if (ec) {
@@ -47,7 +47,7 @@ void listener::do_accept() {
                              return;
                            }
                            s.set_option(net::ip::tcp::no_delay(true), ec);
-                           on_accept_(std::move(s), index);
+                           on_accept_(std::move(s), index, peer_);
                            do_accept();
                          });
 }

@@ -15,7 +15,9 @@ namespace shub {
 class listener {
  public:
   // Called on the accepting thread with the socket and the index of its worker.
-  using on_accept_fn = std::function<void(boost::asio::ip::tcp::socket&&, std::size_t)>;
+  // The socket, the worker index it belongs to, and its peer's address (from accept itself).
+  using on_accept_fn = std::function<void(boost::asio::ip::tcp::socket&&, std::size_t,
+                                          const boost::asio::ip::tcp::endpoint&)>;
 
   // Binds and listens; throws boost::system::system_error when it cannot (start-up).
   listener(boost::asio::io_context& accept_ctx, std::vector<boost::asio::io_context*> workers,
@@ -30,6 +32,7 @@ class listener {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::vector<boost::asio::io_context*> workers_;
   std::size_t next_ = 0;
+  boost::asio::ip::tcp::endpoint peer_;  // the accept in flight fills it
   on_accept_fn on_accept_;
   std::uint16_t port_ = 0;
 };

@@ -183,9 +183,10 @@ int run_server(const config& cfg) {
   std::unique_ptr<listener> accept;
   try {
     accept = std::make_unique<listener>(
-        main_ctx, contexts, at, [&](net::ip::tcp::socket&& s, std::size_t index) {
+        main_ctx, contexts, at,
+        [&](net::ip::tcp::socket&& s, std::size_t index, const net::ip::tcp::endpoint& peer) {
           std::make_shared<http_session>(std::move(s), *workers[index], *hub, routes,
-                                         loopback_plain)
+                                         loopback_plain, peer.address().to_string())
               ->run();
         });
   } catch (const std::exception& e) {

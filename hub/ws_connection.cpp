@@ -3,10 +3,13 @@
 // What each client frame means is in ws_frames.cpp.
 #include "ws_connection.hpp"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <random>
-#include <span>
 
 #include <boost/asio/post.hpp>
 
@@ -39,6 +42,10 @@ constexpr std::int64_t close_grace_ms = 5000;
 constexpr std::size_t max_gather = 64;
 // Reads in a row for one connection before others get their turn.
 constexpr int max_reads_per_turn = 4;
+
+error_code system_error() {
+  return {errno, boost::system::system_category()};
+}
 
 bool would_block(const error_code& ec) {
   return ec == net::error::would_block || ec == net::error::try_again;
@@ -98,13 +105,8 @@ ws_connection::~ws_connection() {
 }
 
 void ws_connection::start(const http_request& req, std::string early) {
-  error_code ec;
-  socket_.non_blocking(true, ec);
-  if (!ec) socket_.set_option(net::ip::tcp::no_delay(true), ec);
-  if (ec) {
-    log::debug("ws_socket_failed").str("ip", ip_).str("error", ec.message()).emit();
-    return teardown();
-  }
+  // The listener set TCP_NODELAY; reads and writes pass MSG_DONTWAIT, so the socket's own
+  // blocking mode does not matter and costs no system call to change.
   std::string head =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: ";
@@ -135,9 +137,11 @@ void ws_connection::on_readable(error_code ec) {
   if (ec) return read_failed(ec);
   std::vector<char>& buf = worker_.read_buffer();
   for (int turn = 0; turn < max_reads_per_turn; ++turn) {
-    const std::size_t n = socket_.read_some(net::buffer(buf), ec);
-    if (would_block(ec)) return wait_readable();
-    if (ec) return read_failed(ec);
+    const ssize_t got = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait_readable();
+    if (got <= 0) return read_failed(got == 0 ? error_code(net::error::eof) : system_error());
+    const auto n = static_cast<std::size_t>(got);
     last_recv_ms_ = now_ms();
     parse(buf.data(), n);
     if (phase_ == phase::closed) return;
@@ -273,15 +277,22 @@ void ws_connection::schedule_flush() {
 
 void ws_connection::flush() {
   if (waiting_writable_ || phase_ == phase::closed) return;
-  std::array<net::const_buffer, max_gather> bufs;
+  std::array<iovec, max_gather> iov;
   while (!queue_.empty()) {
     const std::size_t n = std::min(queue_.size(), max_gather);
     for (std::size_t i = 0; i < n; ++i) {
       const std::string& data = *queue_.at(i).data;
-      bufs[i] = i == 0 ? net::buffer(data) + front_written_ : net::buffer(data);
+      const std::size_t skip = i == 0 ? front_written_ : 0;
+      iov[i].iov_base = const_cast<char*>(data.data() + skip);  // sendmsg only reads
+      iov[i].iov_len = data.size() - skip;
     }
-    error_code ec;
-    std::size_t wrote = socket_.write_some(std::span(bufs.data(), n), ec);
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = n;
+    const ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0 && errno == EINTR) continue;
+    const error_code ec = sent < 0 ? system_error() : error_code();
+    std::size_t wrote = sent < 0 ? 0 : static_cast<std::size_t>(sent);
     if (would_block(ec)) {
       waiting_writable_ = true;
       socket_.async_wait(net::ip::tcp::socket::wait_write,
