@@ -33,6 +33,10 @@ void latency_histogram::record_us(std::int64_t us) {
   if (us < 0) us = 0;
   buckets_[bucket_of(us)].fetch_add(1, std::memory_order_relaxed);
   sum_us_.fetch_add(us, std::memory_order_relaxed);
+  raise_max(us);
+}
+
+void latency_histogram::raise_max(std::int64_t us) {
   std::int64_t seen = max_us_.load(std::memory_order_relaxed);
   while (us > seen && !max_us_.compare_exchange_weak(seen, us, std::memory_order_relaxed)) {
   }
@@ -44,10 +48,7 @@ void latency_histogram::merge(latency_batch& b) {
     if (b.buckets_[i] != 0) buckets_[i].fetch_add(b.buckets_[i], std::memory_order_relaxed);
   }
   sum_us_.fetch_add(b.sum_us_, std::memory_order_relaxed);
-  std::int64_t seen = max_us_.load(std::memory_order_relaxed);
-  while (b.max_us_ > seen &&
-         !max_us_.compare_exchange_weak(seen, b.max_us_, std::memory_order_relaxed)) {
-  }
+  raise_max(b.max_us_);
   b = latency_batch{};
 }
 

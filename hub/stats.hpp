@@ -34,6 +34,8 @@ class latency_histogram {
   }
 
  private:
+  void raise_max(std::int64_t us);
+
   std::array<std::atomic<std::uint64_t>, bucket_count + 1> buckets_{};  // last = overflow
   std::atomic<std::int64_t> max_us_{0};
   std::atomic<std::int64_t> sum_us_{0};

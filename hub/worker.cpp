@@ -26,6 +26,10 @@ worker::worker(std::size_t index, hub_stats& stats)
 void worker::want_flush(ws_connection* c) {
   c->flush_slot_ = dirty_.size();
   dirty_.push_back(c);
+  post_flush();
+}
+
+void worker::post_flush() {
   if (flush_posted_) return;
   flush_posted_ = true;
   net::post(ctx_, [this] { flush_all(); });
@@ -63,10 +67,7 @@ void worker::flush_all() {
         if (dirty_[i] != nullptr) dirty_[i]->flush_slot_ = i;
       }
     }
-    if (!flush_posted_) {
-      flush_posted_ = true;
-      net::post(ctx_, [this] { flush_all(); });
-    }
+    post_flush();
   }
   publish_stats();
 }

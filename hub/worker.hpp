@@ -65,6 +65,7 @@ class worker {
 
  private:
   void sweep();
+  void post_flush();  // once until it runs
   void flush_all();
 
   std::size_t index_;

@@ -69,12 +69,6 @@ bool offers_subprotocol(const http_request& req, std::string_view name) {
   return false;
 }
 
-// The same two bytes for every ping the hub sends.
-const frame_ptr& ping_frame() {
-  static const frame_ptr f = std::make_shared<const std::string>(ws::encode(ws::opcode::ping, {}));
-  return f;
-}
-
 }  // namespace
 
 ws_connection::ws_connection(net::ip::tcp::socket&& socket, worker& w, hub_state& hub,
@@ -210,9 +204,7 @@ bool ws_connection::on_message(ws::opcode op, std::string_view payload) {
 bool ws_connection::on_ping(std::string_view payload) {
   if (phase_ >= phase::closing) return true;
   // A pong answers the ping it echoes; past the queue's bound the peer is not reading.
-  enqueue(
-      queued_frame{std::make_shared<const std::string>(ws::encode(ws::opcode::pong, payload)), 0},
-      false);
+  enqueue(frame(ws::opcode::pong, payload), false);
   return true;
 }
 
@@ -240,14 +232,17 @@ bool ws_connection::on_close(std::uint16_t code, std::string_view reason) {
 
 // ---- writing ---------------------------------------------------------------------------
 
+queued_frame ws_connection::frame(ws::opcode op, std::string_view payload) {
+  return {std::make_shared<const std::string>(ws::encode(op, payload)), 0};
+}
+
 void ws_connection::send(const frame_ptr& frame, std::int64_t published_us) {
   if (phase_ != phase::authenticated && phase_ != phase::watching) return;
   enqueue(queued_frame{frame, published_us}, true);
 }
 
 void ws_connection::reply(std::string_view json) {
-  enqueue(queued_frame{std::make_shared<const std::string>(ws::encode(ws::opcode::text, json)), 0},
-          false);
+  enqueue(frame(ws::opcode::text, json), false);
 }
 
 void ws_connection::enqueue(queued_frame f, bool is_event) {
@@ -367,8 +362,7 @@ void ws_connection::send_close(std::uint16_t code, std::string_view reason, afte
   hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(front_written_ > 0)));
   const std::string payload =
       code == ws::code::no_status ? std::string() : ws::close_payload(code, reason);
-  queue_.push_always(
-      queued_frame{std::make_shared<const std::string>(ws::encode(ws::opcode::close, payload)), 0});
+  queue_.push_always(frame(ws::opcode::close, payload));
   schedule_flush();
 }
 
@@ -407,7 +401,8 @@ void ws_connection::tick(std::int64_t now) {
     // Only with nothing queued: a ping then never waits behind a stuck write, and a peer
     // that reads nothing is caught by the queue bound or the silence check.
     last_ping_ms_ = now;
-    enqueue(queued_frame{ping_frame(), 0}, false);
+    static const queued_frame ping = frame(ws::opcode::ping, {});  // the same two bytes for all
+    enqueue(ping, false);
   }
 }
 

@@ -86,6 +86,8 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   void start_activity(bool explicit_extend);
   void start_logout(std::string scope);
   void bad_frame(std::string_view message);
+  // One whole frame of `op` around `payload`, queued as a reply (no latency recorded).
+  static queued_frame frame(ws::opcode op, std::string_view payload);
   void reply(std::string_view json);
   void fail(std::string_view code, std::string_view message, std::uint16_t close);
   void enqueue(queued_frame f, bool is_event);

@@ -109,11 +109,9 @@ void ws_connection::fail(std::string_view code, std::string_view message, std::u
   if (phase_ >= phase::closing || close_after_queue_ != 0) return;
   // The error frame goes first, then the close (PROTOCOL §3: "error ... before a policy
   // close"). A full queue cannot take it: then only the close is sent.
-  if (queue_.push(queued_frame{std::make_shared<const std::string>(
-                                   ws::encode(ws::opcode::text, error_frame(code, message))),
-                               0})) {
+  if (queue_.push(frame(ws::opcode::text, error_frame(code, message)))) {
     close_after_queue_ = close;
-    close_reason_ = std::string(message.substr(0, 120));  // a close reason fits 123 bytes
+    close_reason_ = std::string(message);  // ws::close_payload cuts it to fit, whole characters
     schedule_flush();
   } else {
     this->close(close, message);

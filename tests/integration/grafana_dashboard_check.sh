@@ -10,20 +10,15 @@ set -euo pipefail
 bin=$1
 dashboard=$2
 dir=$(mktemp -d)
+pid=""
+# shellcheck source=tests/integration/start_hub.sh
+. "$(dirname "$0")/start_hub.sh"
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 python3 -m json.tool "$dashboard" >/dev/null || { echo "$dashboard: not well-formed JSON"; exit 1; }
 
 # A file store, so that sessionhub_sessions_active (reported when the store answers) is there.
-"$bin" --listen 127.0.0.1:0 --store "sqlite:$dir/hub.db" --api-key grafana-check-key \
-  >"$dir/log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do
-  port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$dir/log" | grep -o '[0-9]*$' || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "${port:-}" ] || { cat "$dir/log"; echo "hub did not start"; exit 1; }
+start_hub "$bin" "$dir/log" --store "sqlite:$dir/hub.db" --api-key grafana-check-key
 
 curl -sf -H "Authorization: Bearer grafana-check-key" "http://127.0.0.1:$port/metrics" \
   >"$dir/metrics" || { echo "GET /metrics failed"; exit 1; }

@@ -5,17 +5,13 @@ set -euo pipefail
 bin=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d)
+pid=""
+# shellcheck source=tests/integration/start_hub.sh
+. "$root/tests/integration/start_hub.sh"
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
-"$bin" --listen 127.0.0.1:0 --store "sqlite:$dir/hub.db" --api-key walkthrough-key \
-  --reuse-interval-s 1 --refresh-rate-limit 0 >"$dir/log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do
-  port=$(grep -o '"msg":"listening".*"port":[0-9]*' "$dir/log" | grep -o '[0-9]*$' || true)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "${port:-}" ] || { cat "$dir/log"; echo "hub did not start"; exit 1; }
+start_hub "$bin" "$dir/log" --store "sqlite:$dir/hub.db" --api-key walkthrough-key \
+  --reuse-interval-s 1 --refresh-rate-limit 0
 
 out=$(HUB="http://127.0.0.1:$port" KEY=walkthrough-key GRACE=1 "$root/docs/walkthrough.sh")
 echo "$out"
