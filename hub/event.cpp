@@ -75,8 +75,8 @@ event refreshed_event(const auth::session& s, std::int64_t expires_in) {
   return e;
 }
 
-frame_ptr encode_frame(const event& e, std::string_view id, std::int64_t at_ms) {
-  std::string frame = json_object([&](json_writer& w) {
+std::string encode_frame(const event& e, std::string_view id, std::int64_t at_ms) {
+  return json_object([&](json_writer& w) {
     key_str(w, "type", "event");
     key_str(w, "id", id);
     key_str(w, "event", e.name);
@@ -89,7 +89,6 @@ frame_ptr encode_frame(const event& e, std::string_view id, std::int64_t at_ms) 
     w.Key("data");
     w.RawValue(e.data_json.data(), e.data_json.size(), rapidjson::kObjectType);
   });
-  return std::make_shared<const std::string>(std::move(frame));
 }
 
 bool reserved_event_name(std::string_view name) {

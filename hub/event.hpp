@@ -1,7 +1,7 @@
 // event: what the hub pushes to tabs (PROTOCOL §3 "Events"), and its one encoding.
 // An event names its channels and carries its data as JSON text. encode_frame() writes the
-// whole `{"type":"event",...}` frame once; every recipient on every worker queues the same
-// immutable bytes.
+// whole `{"type":"event",...}` text once; fanout wraps it in one WebSocket frame, and every
+// recipient on every worker queues those same immutable bytes.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "auth/session.hpp"
-#include "send_queue.hpp"
 
 namespace shub {
 
@@ -41,7 +40,7 @@ struct event {
 [[nodiscard]] event refreshed_event(const auth::session& s, std::int64_t expires_in);
 
 // {"type":"event","id","event","version"?,"at","data"}
-[[nodiscard]] frame_ptr encode_frame(const event& e, std::string_view id, std::int64_t at_ms);
+[[nodiscard]] std::string encode_frame(const event& e, std::string_view id, std::int64_t at_ms);
 
 // Names reserved for the hub's own events; POST /v1/publish refuses them.
 [[nodiscard]] bool reserved_event_name(std::string_view name);

@@ -26,9 +26,9 @@ std::shared_ptr<delivery> fanout::make_delivery(const event& e, std::string& id,
   const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
   id = epoch_ + "-" + std::to_string(seq_.fetch_add(1) + 1);
   auto d = std::make_shared<delivery>();
-  const frame_ptr text = encode_frame(e, id, now_us / 1000);
-  d->wire = std::make_shared<const std::string>(ws::encode(ws::opcode::text, *text));
-  if (json) *json = *text;
+  std::string text = encode_frame(e, id, now_us / 1000);
+  d->wire = std::make_shared<const std::string>(ws::encode(ws::opcode::text, text));
+  if (json) *json = std::move(text);
   d->channels = e.channels;
   d->ends_sid = e.ends_sid;
   d->published_us = now_us;

@@ -192,9 +192,9 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
       sid_ = out.s.sid;
       sub_ = out.s.sub;
       reply(ready_frame(&out.s, out.s.device_id, hub_.replica_id));
-      reply(*encode_frame(logout_event(out.s, "session"),
-                          "state-" + out.s.sid + "-" + std::to_string(out.s.version),
-                          auth::system_clock{}.now_ms()));
+      reply(encode_frame(logout_event(out.s, "session"),
+                         "state-" + out.s.sid + "-" + std::to_string(out.s.version),
+                         auth::system_clock{}.now_ms()));
       return end_session();
     }
     log::info("ws_auth_failed")
@@ -227,9 +227,8 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
   attached_ = true;
   reply(ready_frame(&out.s, did_, hub_.replica_id));
   if (resume && out.s.version > since) {
-    reply(*encode_frame(extended_event(out.s),
-                        "state-" + sid_ + "-" + std::to_string(out.s.version),
-                        auth::system_clock{}.now_ms()));
+    reply(encode_frame(extended_event(out.s), "state-" + sid_ + "-" + std::to_string(out.s.version),
+                       auth::system_clock{}.now_ms()));
   }
   log::debug("ws_authenticated").str("sid", sid_).str("sub", sub_).flag("resume", resume).emit();
 }
