@@ -16,6 +16,9 @@ listener::listener(net::io_context& accept_ctx, std::vector<net::io_context*> wo
     : acceptor_(accept_ctx), workers_(std::move(workers)), on_accept_(std::move(on_accept)) {
   acceptor_.open(at.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
+  // Linux copies TCP_NODELAY from the listening socket to every socket it accepts: set once
+  // here, it costs no system call per connection. (Small frames must not wait for Nagle.)
+  acceptor_.set_option(net::ip::tcp::no_delay(true));
   acceptor_.bind(at);
   acceptor_.listen(net::socket_base::max_listen_connections);
   port_ = acceptor_.local_endpoint().port();
@@ -46,7 +49,6 @@ void listener::do_accept() {
                              });
                              return;
                            }
-                           s.set_option(net::ip::tcp::no_delay(true), ec);
                            on_accept_(std::move(s), index, peer_);
                            do_accept();
                          });

@@ -18,6 +18,9 @@ constexpr std::size_t read_buffer_bytes = 64 * 1024;
 constexpr std::size_t flush_slice = 256;
 // The sweep visits a connection once a second, in this many parts.
 constexpr std::size_t sweep_parts = 10;
+// Store calls sent to the pool as one job, at most: a larger batch is split, so the pool's
+// threads share it (Redis calls are round trips, run one after another within a job).
+constexpr std::size_t blocking_batch = 16;
 }  // namespace
 
 worker::worker(std::size_t index, hub_stats& stats)
@@ -77,6 +80,33 @@ void worker::publish_stats() {
   if (n == 0) return;
   stats_.events_delivered.add(static_cast<std::int64_t>(n));
   stats_.fanout_latency.merge(delivered_);
+}
+
+void worker::run_blocking(net::thread_pool& pool, blocking_job job) {
+  pool_ = &pool;
+  blocking_.push_back(std::move(job));
+  if (blocking_.size() == 1) net::post(ctx_, [this] { dispatch_blocking(); });
+}
+
+void worker::dispatch_blocking() {
+  std::vector<blocking_job> jobs = std::move(blocking_);
+  blocking_.clear();
+  for (std::size_t at = 0; at < jobs.size(); at += blocking_batch) {
+    const auto first = jobs.begin() + static_cast<std::ptrdiff_t>(at);
+    const auto last =
+        jobs.begin() + static_cast<std::ptrdiff_t>(std::min(jobs.size(), at + blocking_batch));
+    net::post(*pool_, [this, batch = std::vector<blocking_job>(std::make_move_iterator(first),
+                                                               std::make_move_iterator(last))] {
+      std::vector<finish_fn> done;
+      done.reserve(batch.size());
+      for (const blocking_job& job : batch)
+        done.push_back(job());
+      net::post(ctx_, [done = std::move(done)] {
+        for (const finish_fn& f : done)
+          f();
+      });
+    });
+  }
 }
 
 void worker::deliver(std::shared_ptr<const delivery> d) {

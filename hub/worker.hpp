@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -13,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "channel_index.hpp"
 #include "send_queue.hpp"
@@ -63,10 +65,19 @@ class worker {
   }
   void publish_stats();
 
+  // Store calls (auth, token, extend, logout) run on the blocking pool. A job runs there
+  // and returns what to do back on this thread. The calls one turn of the worker starts go
+  // to the pool together and come back together: one thread hop per batch, not per call
+  // (a connect storm brings many auth frames per turn).
+  using finish_fn = std::function<void()>;
+  using blocking_job = std::function<finish_fn()>;
+  void run_blocking(boost::asio::thread_pool& pool, blocking_job job);
+
  private:
   void sweep();
   void post_flush();  // once until it runs
   void flush_all();
+  void dispatch_blocking();
 
   std::size_t index_;
   boost::asio::io_context ctx_{1};
@@ -84,6 +95,8 @@ class worker {
   std::size_t next_flush_ = 0;
   bool flush_posted_ = false;
   latency_batch delivered_;
+  std::vector<blocking_job> blocking_;  // started this turn, not yet sent to the pool
+  boost::asio::thread_pool* pool_ = nullptr;
 };
 
 }  // namespace shub

@@ -17,18 +17,16 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "auth/session_service.hpp"
 #include "http_util.hpp"
 #include "hub_state.hpp"
 #include "send_queue.hpp"
+#include "worker.hpp"
 #include "ws_wire.hpp"
 
 namespace shub {
-
-class worker;
 
 // The hub's own close codes (PROTOCOL §3).
 namespace close_code {
@@ -102,16 +100,14 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   template <class Work, class Done>
   void blocking(Work work, Done done) {
     ++calls_in_flight_;
-    boost::asio::post(hub_.pool, [self = shared_from_this(), work = std::move(work),
-                                  done = std::move(done)]() mutable {
-      auto result = work();
-      auto executor = self->socket_.get_executor();
-      boost::asio::post(executor, [self = std::move(self), result = std::move(result),
-                                   done = std::move(done)]() mutable {
-        --self->calls_in_flight_;
-        if (self->phase_ < phase::closing) done(result);
-      });
-    });
+    worker_.run_blocking(hub_.pool,
+                         [self = shared_from_this(), work = std::move(work),
+                          done = std::move(done)]() -> worker::finish_fn {
+                           return [self, result = work(), done] {
+                             --self->calls_in_flight_;
+                             if (self->phase_ < phase::closing) done(result);
+                           };
+                         });
   }
 
   boost::asio::ip::tcp::socket socket_;
