@@ -1,7 +1,7 @@
 // worker: one network thread — its io_context, its connections and its channel index.
 // A connection lives on one worker for life, so delivering to it needs no lock: other
 // threads reach a worker only by posting to its io_context (deliver, close_all). Once a
-// second it sweeps its connections (a tenth every 100 ms) for auth timeouts, pings, silent
+// second it sweeps its connections (a fiftieth every 20 ms) for auth timeouts, pings, silent
 // peers and stuck closes.
 #pragma once
 
@@ -9,7 +9,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -49,8 +48,8 @@ class worker {
   void stop_sweeping();
 
   // This worker's thread only.
-  void attach(ws_connection* c) { connections_.insert(c); }
-  void detach(ws_connection* c) { connections_.erase(c); }
+  void attach(ws_connection* c);
+  void detach(ws_connection* c);
   [[nodiscard]] channel_index<ws_connection>& channels() { return channels_; }
   // Where connections read into: one buffer for all of them, parsed before the next read.
   [[nodiscard]] std::vector<char>& read_buffer() { return read_buffer_; }
@@ -83,12 +82,12 @@ class worker {
   boost::asio::io_context ctx_{1};
   boost::asio::steady_timer sweep_timer_;
   channel_index<ws_connection> channels_;
-  std::unordered_set<ws_connection*> connections_;
+  // Its connections, each knowing its index (removal moves the last one into the gap): the
+  // sweep walks it by index, with no copy and no lookup.
+  std::vector<ws_connection*> connections_;
   std::uint64_t delivery_seq_ = 0;
   bool sweeping_ = false;
-  std::vector<ws_connection*> sweep_list_;  // this second's connections, from sweep_at_ on
-  std::size_t sweep_at_ = 0;
-  std::size_t sweep_part_ = 0;
+  std::size_t sweep_at_ = 0;  // the next connection to tick in this second's pass
   hub_stats& stats_;
   std::vector<char> read_buffer_;
   std::vector<ws_connection*> dirty_;  // to flush from next_flush_ on; null: done or closed

@@ -115,6 +115,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   send_queue queue_;
   std::size_t front_written_ = 0;  // bytes of the queue's front already on the wire
   std::size_t flush_slot_ = no_slot;
+  std::size_t worker_slot_ = no_slot;  // where the worker lists it
   worker& worker_;
   hub_state& hub_;
   std::string ip_;
