@@ -11,6 +11,9 @@
 # channel for DURATION s. --quick: 2,000 / 200 / 500 / 5 s and 2,000. The JSON report of
 # every run, a plot per run and the table (summary.txt) go to --out (default
 # loadtest/out/<UTC time>). Build first: cmake --build build --target shubload sessionhub.
+#
+# Every server gets one core, the loader the other: nchan runs one worker process, Socket.IO
+# and ws are one Node process each, and sessionhub runs --threads HUB_THREADS (1).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +40,7 @@ fanout_s=${FANOUT_CHANNELS:-2000}
 fanout_r=${FANOUT_RATE:-1000}
 duration=${DURATION:-20}
 broadcast_n=${BROADCAST_CONNECTIONS:-10000}
+hub_threads=${HUB_THREADS:-1}
 [ -x "$loader" ] && [ -x "$hub" ] || {
   echo "compare: build first (cmake --build build --target shubload sessionhub)" >&2
   exit 2
@@ -71,7 +75,7 @@ measure() {  # name scenario target url pids...
 
 servers=(sessionhub)
 port=$(lt_free_port)
-lt_start_hub "$hub" "$port"
+lt_start_hub "$hub" "$port" --threads "$hub_threads"
 for scenario in fanout broadcast; do
   measure sessionhub "$scenario" sessionhub "http://127.0.0.1:$port" "$lt_hub_pid"
 done
