@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -34,10 +35,34 @@ std::string sha256(std::string_view data) {
 }
 
 std::string random_bytes(std::size_t n) {
+  // Ids and tokens are small and many (one per tab, two per rotation): each thread draws
+  // from OpenSSL's generator a block at a time and hands out slices, wiping each slice as it
+  // goes, rather than paying the generator's per-call cost (and its fork check, a system
+  // call) for every id. Large requests go straight to the generator.
+  constexpr std::size_t block = 512;
+  struct pool {
+    unsigned char bytes[block];
+    std::size_t used = block;
+    ~pool() { OPENSSL_cleanse(bytes, sizeof bytes); }
+  };
+  thread_local pool p;
   std::string out(n, '\0');
-  if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
-    throw std::runtime_error("the system random generator failed");
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  if (n > block / 4) {
+    if (RAND_bytes(dst, static_cast<int>(n)) != 1) {
+      throw std::runtime_error("the system random generator failed");
+    }
+    return out;
   }
+  if (block - p.used < n) {
+    if (RAND_bytes(p.bytes, static_cast<int>(block)) != 1) {
+      throw std::runtime_error("the system random generator failed");
+    }
+    p.used = 0;
+  }
+  std::memcpy(dst, p.bytes + p.used, n);
+  OPENSSL_cleanse(p.bytes + p.used, n);
+  p.used += n;
   return out;
 }
 
