@@ -462,11 +462,12 @@ key_set key_set::from_jwks(std::string_view jwks_json, std::string& error) {
   key_set set;
   rapidjson::Document d;
   d.Parse<rapidjson::kParseValidateEncodingFlag>(jwks_json.data(), jwks_json.size());
-  const auto keys = d.IsObject() ? d.FindMember("keys") : d.MemberEnd();
-  if (d.HasParseError() || !d.IsObject() || keys == d.MemberEnd() || !keys->value.IsArray()) {
+  // MemberEnd() of anything but an object is undefined (RapidJSON asserts): check first.
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("keys") || !d["keys"].IsArray()) {
     error = "a JWKS is an object with a \"keys\" array";
     return set;
   }
+  const auto keys = d.FindMember("keys");
   for (const auto& jwk : keys->value.GetArray()) {
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
