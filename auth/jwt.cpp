@@ -80,7 +80,7 @@ jwt_error check_claims(const rapidjson::Document& claims, const jwt_expectations
       if (ex.require_exp) return jwt_error::missing_claim;
       break;
     case time_claim::ok:
-      if (ex.now_s >= exp + ex.leeway_s) return jwt_error::expired;
+      if (ex.now_s - ex.leeway_s >= exp) return jwt_error::expired;  // no overflow near INT64_MAX
   }
   switch (numeric_date(claims, "nbf", nbf)) {
     case time_claim::bad:
@@ -214,8 +214,11 @@ jwt_result jwt_verify(std::string_view token, const key_set& keys, const jwt_exp
   if (header.HasMember("crit")) return fail(jwt_error::unknown_crit);  // we know no extension
   const auto typ = header.FindMember("typ");
   if (!ex.typ.empty()) {
-    if (typ == header.MemberEnd() || !typ->value.IsString() ||
-        !typ_matches(str(typ->value), ex.typ))
+    const bool plain =
+        ex.typ_or_plain && (typ == header.MemberEnd() ||
+                            (typ->value.IsString() && typ_matches(str(typ->value), "JWT")));
+    if (!plain && (typ == header.MemberEnd() || !typ->value.IsString() ||
+                   !typ_matches(str(typ->value), ex.typ)))
       return fail(jwt_error::bad_typ);
   } else if (typ != header.MemberEnd() &&
              (!typ->value.IsString() || !typ_matches(str(typ->value), "JWT"))) {

@@ -42,6 +42,7 @@ enum class jwt_error {
 
 struct jwt_expectations {
   std::string_view typ;       // e.g. "at+jwt"; empty = the typ header must be absent or "JWT"
+  bool typ_or_plain = false;  // `typ` may also be absent or "JWT" (untyped issuers)
   std::string_view issuer;    // empty = not checked
   std::string_view audience;  // empty = not checked; else `aud` string or array must hold it
   std::int64_t now_s = 0;

@@ -325,7 +325,21 @@ std::shared_ptr<const key> key::from_public_jwk(std::string_view jwk_json, std::
       return nullptr;
     }
   }
-  return std::shared_ptr<const key>(new key(*alg, std::move(i), false));
+  // An identity provider's JWKS may hold its encryption keys too; they never verify.
+  if (const auto use = member("use"); use && *use != "sig") {
+    error = "the JWK is not a signing key (use \"" + *use + "\")";
+    return nullptr;
+  }
+  std::shared_ptr<key> k(new key(*alg, std::move(i), false));
+  // The issuer's own name for the key is what its tokens' headers carry (RFC 7517 §4.5).
+  if (const auto kid = member("kid"); kid && !kid->empty()) {
+    if (kid->size() > 256) {
+      error = "the JWK's kid is longer than 256 characters";
+      return nullptr;
+    }
+    k->kid_ = *kid;
+  }
+  return k;
 }
 
 std::string key::sign(std::string_view input) const {
@@ -448,18 +462,21 @@ key_set key_set::from_jwks(std::string_view jwks_json, std::string& error) {
   key_set set;
   rapidjson::Document d;
   d.Parse<rapidjson::kParseValidateEncodingFlag>(jwks_json.data(), jwks_json.size());
-  const auto keys = d.IsObject() ? d.FindMember("keys") : d.MemberEnd();
-  if (d.HasParseError() || !d.IsObject() || keys == d.MemberEnd() || !keys->value.IsArray()) {
+  // MemberEnd() of anything but an object is undefined (RapidJSON asserts): check first.
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("keys") || !d["keys"].IsArray()) {
     error = "a JWKS is an object with a \"keys\" array";
     return set;
   }
+  const auto keys = d.FindMember("keys");
   for (const auto& jwk : keys->value.GetArray()) {
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     jwk.Accept(w);
     std::string why;
     auto k = key::from_public_jwk(std::string_view(buf.GetString(), buf.GetSize()), why);
-    if (k) {
+    if (k && set.find(k->kid())) {
+      error += (error.empty() ? "" : "; ") + ("a second key with kid " + k->kid() + " skipped");
+    } else if (k) {
       set.add(std::move(k));
     } else {
       error += (error.empty() ? "" : "; ") + why;

@@ -1,7 +1,8 @@
 // keys: signing and verification keys for JWTs, each bound to exactly one algorithm.
 // RFC 8725 §3.1: the algorithm is a property of the key, never taken from a token. A key's
 // `kid` is its RFC 7638 JWK thumbprint (base64url SHA-256), so it is stable across restarts
-// and identical on every replica that loads the same PEM.
+// and identical on every replica that loads the same PEM. A key read from another issuer's
+// JWK keeps the kid that issuer gave it.
 #pragma once
 
 #include <memory>
@@ -29,6 +30,8 @@ class key {
                                                                    std::string& error);
   // A public key from one JWK object (JSON text). The algorithm comes from `alg` when
   // present and must agree with `kty`/`crv`; otherwise from `kty`/`crv` (RSA → RS256).
+  // The kid is the JWK's own `kid` when it has one (an identity provider's tokens name
+  // that), else the thumbprint. A JWK whose `use` is not "sig" is refused.
   [[nodiscard]] static std::shared_ptr<const key> from_public_jwk(std::string_view jwk_json,
                                                                   std::string& error);
   // A symmetric HS256 key; secrets shorter than 32 bytes are refused.
@@ -78,7 +81,8 @@ class key_set {
   [[nodiscard]] const std::vector<key_ptr>& keys() const { return keys_; }
   // {"keys":[...]} of every asymmetric key.
   [[nodiscard]] std::string jwks_json() const;
-  // Parses a JWKS document; keys it cannot use are skipped and described in `error`.
+  // Parses a JWKS document; keys it cannot use, and a second key with a kid already seen,
+  // are skipped and described in `error`.
   [[nodiscard]] static key_set from_jwks(std::string_view jwks_json, std::string& error);
 
  private:

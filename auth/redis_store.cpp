@@ -652,6 +652,22 @@ store_result<std::int64_t> redis_store::count_active(std::int64_t now_ms_value) 
   return {store_status::ok, r->integer};
 }
 
+// One SET NX, never retried: had a first attempt reached Redis and its answer been lost, a
+// second would see the id and call a first sight a replay.
+store_result<bool> redis_store::remember_jti(std::string_view id, std::int64_t expires_at_ms,
+                                             std::int64_t now_ms_value) {
+  lease l(*this);
+  if (!l.ready()) return {store_status::unavailable, false};
+  const std::int64_t ttl = std::max<std::int64_t>(expires_at_ms - now_ms_value, 1);
+  const auto r =
+      l.command({"SET", "shub:jti:" + std::string(id), "1", "NX", "PX", std::to_string(ttl)});
+  if (!r) return {store_status::unavailable, false};
+  if (r->type == REDIS_REPLY_NIL) return {store_status::ok, false};
+  if (text_of(r.get()) == "OK") return {store_status::ok, true};
+  note_error("SET NX: unexpected answer");
+  return {store_status::unavailable, false};
+}
+
 store_result<std::int64_t> redis_store::purge(std::int64_t before_ms) {
   lease l(*this);
   if (!l.ready()) return {store_status::unavailable, 0};

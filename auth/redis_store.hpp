@@ -8,6 +8,7 @@
 //                          SETs of sids for the lists; supersets — members whose session is
 //                          gone, ended or re-keyed are filtered out and dropped when listed
 //   shub:active            ZSET of active sids scored by min(idle, absolute) expiry
+//   shub:jti:<id>          a remembered one-time token id (SET NX PX: one first sight)
 // A session's write is one script over its hash, the refresh record it adds (SET only if
 // absent: one owner per hash) and its shub:active entry, so a rotation's write is one round
 // trip and a losing write leaves nothing. Those keys lie in different hash slots: the hub talks
@@ -69,6 +70,8 @@ class redis_store final : public session_store {
   [[nodiscard]] store_result<std::vector<session>> list_by_idp_sid(
       std::string_view idp_sid) override;
   [[nodiscard]] store_result<std::int64_t> count_active(std::int64_t now_ms) override;
+  [[nodiscard]] store_result<bool> remember_jti(std::string_view id, std::int64_t expires_at_ms,
+                                                std::int64_t now_ms) override;
   // Drops expired entries from shub:active; sessions expire by their TTL. Returns 0.
   [[nodiscard]] store_result<std::int64_t> purge(std::int64_t before_ms) override;
   [[nodiscard]] std::string last_error() const override;

@@ -459,8 +459,14 @@ revocation_outcome session_service::revoke_device(std::string_view device_id,
 }
 
 revocation_outcome session_service::revoke_idp_sid(std::string_view idp_sid,
-                                                   std::string_view reason) {
-  return revoke_all(store_.list_by_idp_sid(idp_sid), reason);
+                                                   std::string_view reason, std::string_view sub) {
+  // Sessions created without one are stored with an empty idp_sid: never all of them.
+  if (idp_sid.empty()) return {};
+  auto listed = store_.list_by_idp_sid(idp_sid);
+  if (!sub.empty() && listed.ok()) {
+    std::erase_if(listed.value, [&](const session& s) { return s.sub != sub; });
+  }
+  return revoke_all(std::move(listed), reason);
 }
 
 revocation_outcome session_service::revoke_scope(const session& s, std::string_view scope,

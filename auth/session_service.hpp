@@ -104,8 +104,10 @@ class session_service {
   [[nodiscard]] revocation_outcome revoke_user(std::string_view sub, std::string_view reason);
   [[nodiscard]] revocation_outcome revoke_device(std::string_view device_id,
                                                  std::string_view reason);
-  [[nodiscard]] revocation_outcome revoke_idp_sid(std::string_view idp_sid,
-                                                  std::string_view reason);
+  // Sessions created with that identity-provider sid; when `sub` is given, only those of
+  // that user (a back-channel logout token naming both).
+  [[nodiscard]] revocation_outcome revoke_idp_sid(std::string_view idp_sid, std::string_view reason,
+                                                  std::string_view sub = {});
   // A logout of `scope` ("session", "user" or "device") by the holder of session `s`; a
   // device scope without a known device is the session alone.
   [[nodiscard]] revocation_outcome revoke_scope(const session& s, std::string_view scope,

@@ -61,8 +61,17 @@ class session_store {
   // Sessions in state active whose absolute and idle expiries are both after now_ms.
   [[nodiscard]] virtual store_result<std::int64_t> count_active(std::int64_t now_ms) = 0;
 
+  // Records a one-time token id (a logout token's jti, as an opaque key) until
+  // `expires_at_ms`. true when it was not recorded yet, or only by a record that had expired
+  // at `now_ms`; false when it is a replay. Atomic: of several calls racing with one id,
+  // exactly one gets true, on every replica sharing the store.
+  [[nodiscard]] virtual store_result<bool> remember_jti(std::string_view id,
+                                                        std::int64_t expires_at_ms,
+                                                        std::int64_t now_ms) = 0;
+
   // Deletes sessions (with their refresh tokens) that ended, or whose absolute expiry
-  // passed, before `before_ms`. Returns how many sessions were removed.
+  // passed, before `before_ms`, and remembered token ids that expired before it. Returns how
+  // many sessions were removed.
   [[nodiscard]] virtual store_result<std::int64_t> purge(std::int64_t before_ms) = 0;
 
   // What went wrong last, for the log line when the store turns unavailable ("" if unknown).

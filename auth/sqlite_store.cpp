@@ -19,6 +19,8 @@
 namespace shub::auth {
 namespace {
 
+// seen_jtis came later without a new version: CREATE TABLE IF NOT EXISTS adds it to a
+// version-1 file, and an older build opening a file that has it simply never reads it.
 constexpr int schema_version = 1;
 
 // Partial indexes: the lists only ever ask for active sessions, and ending a session takes
@@ -46,6 +48,10 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
   generation INTEGER NOT NULL
 ) WITHOUT ROWID, STRICT;
 CREATE INDEX IF NOT EXISTS refresh_tokens_by_sid ON refresh_tokens(sid);
+CREATE TABLE IF NOT EXISTS seen_jtis (
+  id TEXT PRIMARY KEY NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID, STRICT;
 )sql";
 
 // Columns in two groups. The keys are what some index holds (the partial indexes' WHERE
@@ -171,6 +177,7 @@ struct sqlite_store::impl {
   stmt_ptr begin, commit, rollback, ping;
   stmt_ptr insert_session, insert_refresh, update_payload, update_all, exists;
   stmt_ptr get, find_refresh, by_sub, by_device, by_idp_sid, count_active, purge;
+  stmt_ptr remember_jti, purge_jtis;
 
   explicit impl(const std::string& p) : path(p) {
     sqlite3* raw = nullptr;
@@ -244,6 +251,12 @@ struct sqlite_store::impl {
         "SELECT count(*) FROM sessions WHERE state = 0 AND expires_at > ?1 AND "
         "idle_expires_at > ?1");
     purge = prepare("DELETE FROM sessions WHERE (state = 1 AND ended_at < ?1) OR expires_at < ?1");
+    // A new id inserts; a known one whose record expired is taken over; a live one changes
+    // nothing, which sqlite3_changes reports as 0.
+    remember_jti = prepare(
+        "INSERT INTO seen_jtis (id, expires_at) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET "
+        "expires_at = excluded.expires_at WHERE seen_jtis.expires_at <= ?3");
+    purge_jtis = prepare("DELETE FROM seen_jtis WHERE expires_at < ?1");
   }
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -406,10 +419,24 @@ store_result<std::int64_t> sqlite_store::count_active(std::int64_t now_ms) {
   return {store_status::ok, sqlite3_column_int64(u.get(), 0)};
 }
 
+store_result<bool> sqlite_store::remember_jti(std::string_view id, std::int64_t expires_at_ms,
+                                              std::int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  use u(impl_->remember_jti);
+  u.text(id).integer(expires_at_ms).integer(now_ms);
+  if (u.step() != SQLITE_DONE) return {store_status::unavailable, false};
+  return {store_status::ok, sqlite3_changes64(impl_->db.get()) == 1};
+}
+
 // The refresh tokens go with their sessions through ON DELETE CASCADE; sqlite3_changes
 // counts only the sessions themselves.
 store_result<std::int64_t> sqlite_store::purge(std::int64_t before_ms) {
   std::lock_guard lock(mutex_);
+  {
+    use j(impl_->purge_jtis);
+    j.integer(before_ms);
+    if (j.step() != SQLITE_DONE) return {store_status::unavailable, 0};
+  }
   use u(impl_->purge);
   u.integer(before_ms);
   if (u.step() != SQLITE_DONE) return {store_status::unavailable, 0};

@@ -33,6 +33,8 @@ class sqlite_store final : public session_store {
   [[nodiscard]] store_result<std::vector<session>> list_by_idp_sid(
       std::string_view idp_sid) override;
   [[nodiscard]] store_result<std::int64_t> count_active(std::int64_t now_ms) override;
+  [[nodiscard]] store_result<bool> remember_jti(std::string_view id, std::int64_t expires_at_ms,
+                                                std::int64_t now_ms) override;
   [[nodiscard]] store_result<std::int64_t> purge(std::int64_t before_ms) override;
 
  private:

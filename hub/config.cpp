@@ -93,9 +93,22 @@ po::options_description describe(config& c, std::string& config_file) {
     ("cluster-hwm", with_default(&c.cluster_hwm), "messages queued per replica link before it drops")
     ("cluster-max-message-bytes", with_default(&c.cluster_max_message_bytes), "largest message accepted from a peer")
     ("cluster-curve-secret-file", with_default(&c.cluster_curve_secret_file), "Z85 CURVE secret shared by all replicas (sessionhub generate-cluster-key)")
-    ("backchannel-jwks", with_default(&c.backchannel_jwks), "JWKS file of the identity provider")
-    ("backchannel-issuer", with_default(&c.backchannel_issuer), "expected iss of logout tokens")
-    ("backchannel-audience", with_default(&c.backchannel_audience), "expected aud of logout tokens")
+    ("backchannel-jwks", with_default(&c.backchannel_jwks),
+     "JWKS file of the identity provider: POST /v1/backchannel-logout accepts its logout "
+     "tokens (none = receiver disabled, 404); re-read when it changes")
+    ("backchannel-issuer", with_default(&c.backchannel_issuer),
+     "exact iss of logout tokens (required with --backchannel-jwks)")
+    ("backchannel-audience", with_default(&c.backchannel_audience),
+     "aud logout tokens must hold: this hub's client id at the identity provider (required "
+     "with --backchannel-jwks)")
+    ("backchannel-leeway-s", with_default(&c.backchannel_leeway_s),
+     "leeway on logout tokens' iat/exp/nbf, seconds")
+    ("backchannel-max-age-s", with_default(&c.backchannel_max_age_s),
+     "logout tokens issued longer ago are refused; a jti is remembered at most this long")
+    ("backchannel-max-token-bytes", with_default(&c.backchannel_max_token_bytes),
+     "largest logout token accepted (400 beyond)")
+    ("backchannel-rate-limit", with_default(&c.backchannel_rate_limit),
+     "back-channel logout requests per minute per client address (0 = unlimited)")
     ("log-level", with_default(&c.log_level), "debug, info, warn or error");
   // clang-format on
   return d;
@@ -142,6 +155,17 @@ std::string validate(const config& c) {
            "--cluster-recheck-s and --cluster-hwm >= 1, --cluster-max-message-bytes >= 1024";
   if (!c.cluster_peers.empty() && c.cluster_bind.empty())
     return "--cluster-peer needs --cluster-bind (peers subscribe to this replica too)";
+  if (!c.backchannel_jwks.empty() &&
+      (c.backchannel_issuer.empty() || c.backchannel_audience.empty()))
+    return "--backchannel-jwks needs --backchannel-issuer and --backchannel-audience (a logout "
+           "token's iss and aud are always checked)";
+  if (c.backchannel_jwks.empty() &&
+      (!c.backchannel_issuer.empty() || !c.backchannel_audience.empty()))
+    return "--backchannel-issuer and --backchannel-audience need --backchannel-jwks";
+  if (c.backchannel_leeway_s < 0 || c.backchannel_max_age_s < 1 ||
+      c.backchannel_max_token_bytes < 256 || c.backchannel_rate_limit < 0)
+    return "back-channel limits: --backchannel-leeway-s >= 0, --backchannel-max-age-s >= 1, "
+           "--backchannel-max-token-bytes >= 256, --backchannel-rate-limit >= 0";
   if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("redis://", 0) != 0)
     return "--store must be sqlite:<path> or redis://host:port[/db]";
   return {};

@@ -78,8 +78,14 @@ struct config {
   std::int64_t cluster_max_message_bytes = 1 << 20;  // larger inbound messages are refused
   std::string cluster_curve_secret_file;  // shared CURVE secret: encrypt + authenticate links
 
-  // --- back-channel logout -------------------------------------------------------------
-  std::string backchannel_jwks, backchannel_issuer, backchannel_audience;
+  // --- back-channel logout (OIDC Back-Channel Logout 1.0) -------------------------------
+  std::string backchannel_jwks;              // the IdP's JWKS file; none = receiver disabled (404)
+  std::string backchannel_issuer;            // required with the JWKS: logout tokens' exact iss
+  std::string backchannel_audience;          // required with the JWKS: our client id at the IdP
+  std::int64_t backchannel_leeway_s = 30;    // another party's clock: a little more slack
+  std::int64_t backchannel_max_age_s = 600;  // older tokens refused; bounds the jti memory
+  std::int64_t backchannel_max_token_bytes = 8192;  // real logout tokens are ~1 KiB
+  std::int64_t backchannel_rate_limit = 1200;       // requests per minute per address (0 = off)
 
   // --- operations ---------------------------------------------------------------------
   std::string log_level = "info";

@@ -1,6 +1,8 @@
 // http_util: response builders and small request parsers shared by every handler.
 #include "http_util.hpp"
 
+#include <cctype>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -162,6 +164,41 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
     query.remove_prefix(amp + 1);
   }
   return std::nullopt;
+}
+
+std::optional<std::vector<form_field>> parse_form(std::string_view body) {
+  std::vector<form_field> out;
+  while (!body.empty()) {
+    const auto amp = body.find('&');
+    const std::string_view pair = body.substr(0, amp);
+    body.remove_prefix(amp == std::string_view::npos ? body.size() : amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    auto name = url_decode(pair.substr(0, eq), true);
+    auto value =
+        url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    if (!name || !value) return std::nullopt;
+    out.push_back({std::move(*name), std::move(*value)});
+  }
+  return out;
+}
+
+bool has_media_type(const http_request& req, std::string_view media_type) {
+  const auto it = req.find(http::field::content_type);
+  if (it == req.end()) return false;
+  std::string_view v = it->value();
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+    v.remove_suffix(1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+    v.remove_prefix(1);
+  if (v.size() != media_type.size()) return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(v[i])) !=
+        std::tolower(static_cast<unsigned char>(media_type[i])))
+      return false;
+  }
+  return true;
 }
 
 }  // namespace shub

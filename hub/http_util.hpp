@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rapidjson/document.h>
 #include <boost/beast/http.hpp>
@@ -41,5 +42,20 @@ using http_response = http::response<http::string_body>;
 [[nodiscard]] std::optional<std::string> url_decode(std::string_view s, bool plus_is_space);
 // The value of `name` in a query string (first occurrence), decoded.
 [[nodiscard]] std::optional<std::string> query_param(std::string_view query, std::string_view name);
+
+// One name=value pair of an application/x-www-form-urlencoded body, decoded.
+struct form_field {
+  std::string name, value;
+  bool operator==(const form_field&) const = default;
+};
+// An application/x-www-form-urlencoded body (the WHATWG URL standard's parser without its
+// charset handling): pairs split on '&', empty pairs skipped, the first '=' splits name
+// from value (none: an empty value), '+' is a space, %XX decoded to its byte (the result
+// may be any bytes). nullopt on a '%' not followed by two hex digits. A pure function of
+// the body text.
+[[nodiscard]] std::optional<std::vector<form_field>> parse_form(std::string_view body);
+// Whether the request's Content-Type is `media_type` (case-insensitive; parameters such as
+// "; charset=UTF-8" allowed).
+[[nodiscard]] bool has_media_type(const http_request& req, std::string_view media_type);
 
 }  // namespace shub

@@ -2,6 +2,7 @@
 #include "hub_state.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "auth/crypto.hpp"
 #include "cluster_bridge.hpp"
@@ -36,10 +37,25 @@ hub_state::hub_state(const config& c, std::unique_ptr<auth::session_store> inner
       login_limiter(c.login_rate_limit),
       refresh_limiter(c.refresh_rate_limit),
       ws_connect_limiter(c.ws_connect_rate_limit),
+      backchannel_limiter(c.backchannel_rate_limit),
       timers(c.warn_before_s * 1000, c.activity_coalesce_ms),
       jwks_json(keys.jwks_json()),
       pool(static_cast<std::size_t>(c.store_threads)) {
   if (!c.users_file.empty()) users = user_directory::load(c.users_file);
+  if (!c.backchannel_jwks.empty()) {
+    std::string skipped;
+    try {
+      backchannel_keys =
+          std::make_unique<auth::jwks_file>(c.backchannel_jwks, std::chrono::seconds(1), skipped);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("--backchannel-jwks: ") + e.what());
+    }
+    log::info("backchannel_jwks_loaded")
+        .str("path", c.backchannel_jwks)
+        .num("keys", static_cast<std::int64_t>(backchannel_keys->current()->keys().size()))
+        .str("skipped", skipped)
+        .emit();
+  }
   cookies.same_site = c.cookie_samesite;
   for (const auto& key : c.api_keys)
     api_key_hashes_.push_back(auth::sha256(key));

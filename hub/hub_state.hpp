@@ -16,6 +16,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "auth/clock.hpp"
+#include "auth/jwks_file.hpp"
 #include "auth/keys.hpp"
 #include "auth/session_service.hpp"
 #include "auth/session_store.hpp"
@@ -46,6 +47,9 @@ struct hub_state {
   rate_limiter login_limiter;
   rate_limiter refresh_limiter;
   rate_limiter ws_connect_limiter;
+  rate_limiter backchannel_limiter;
+  // The identity provider's keys for logout tokens (--backchannel-jwks); null = disabled.
+  std::unique_ptr<auth::jwks_file> backchannel_keys;
   session_timers timers;
   fanout* events = nullptr;           // set once the workers exist; publishing is thread-safe
   cluster_bridge* cluster = nullptr;  // set at start-up when --cluster-bind is given

@@ -130,13 +130,10 @@ int run_server(const config& cfg) {
   log::level lvl{};
   if (log::parse_level(cfg.log_level, lvl)) log::set_min_level(lvl);
   // Options of features this build does not have yet are refused, never silently ignored:
-  // an operator who asked for a cluster or TLS must not get a lone plain-HTTP replica.
-  const char* unavailable = !cfg.tls_cert.empty()           ? "--tls-cert (TLS)"
-                            : !cfg.backchannel_jwks.empty() ? "--backchannel-jwks"
-                                                            : nullptr;
-  if (unavailable) {
+  // an operator who asked for TLS must not get a plain-HTTP replica.
+  if (!cfg.tls_cert.empty()) {
     log::error("startup_failed")
-        .str("error", std::string(unavailable) + " is not available in this build")
+        .str("error", "--tls-cert (TLS) is not available in this build")
         .emit();
     return 1;
   }
@@ -162,6 +159,7 @@ int run_server(const config& cfg) {
   add_server_api_routes(routes, *hub);
   add_static_routes(routes, *hub);
   add_dashboard_routes(routes);
+  add_backchannel_routes(routes, *hub);
 
   const std::uint64_t open_files = raise_open_files_limit();
   const unsigned n_workers = cfg.threads > 0 ? static_cast<unsigned>(cfg.threads)

@@ -78,6 +78,10 @@ auth::store_result<std::vector<auth::session>> timed_store::list_by_idp_sid(
 auth::store_result<std::int64_t> timed_store::count_active(std::int64_t now_ms) {
   return timed([&] { return inner_->count_active(now_ms); });
 }
+auth::store_result<bool> timed_store::remember_jti(std::string_view id, std::int64_t expires_at_ms,
+                                                   std::int64_t now_ms) {
+  return timed([&] { return inner_->remember_jti(id, expires_at_ms, now_ms); });
+}
 auth::store_result<std::int64_t> timed_store::purge(std::int64_t before_ms) {
   return timed([&] { return inner_->purge(before_ms); });
 }

@@ -32,6 +32,9 @@ class timed_store final : public auth::session_store {
   [[nodiscard]] auth::store_result<std::vector<auth::session>> list_by_idp_sid(
       std::string_view idp_sid) override;
   [[nodiscard]] auth::store_result<std::int64_t> count_active(std::int64_t now_ms) override;
+  [[nodiscard]] auth::store_result<bool> remember_jti(std::string_view id,
+                                                      std::int64_t expires_at_ms,
+                                                      std::int64_t now_ms) override;
   [[nodiscard]] auth::store_result<std::int64_t> purge(std::int64_t before_ms) override;
   [[nodiscard]] std::string last_error() const override { return inner_->last_error(); }
 

@@ -1,5 +1,5 @@
-// Small hub parts: router matching, cookies, the rate limiter, latency histograms and the
-// options table's precedence (flag > environment > file).
+// Small hub parts: router matching, cookies, form bodies, the rate limiter, latency
+// histograms and the options table's precedence (flag > environment > file).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -111,6 +111,34 @@ TEST(HttpUtil, QueryAndJsonParsing) {
   EXPECT_FALSE(parse_json_object("", err, false));
 }
 
+TEST(HttpUtil, FormBodies) {
+  using fields = std::vector<form_field>;
+  EXPECT_EQ(parse_form("logout_token=a.b.c"), (fields{{"logout_token", "a.b.c"}}));
+  EXPECT_EQ(parse_form("a=1&&b=x+y%2Bz&c&d=&=e"),
+            (fields{{"a", "1"}, {"b", "x y+z"}, {"c", ""}, {"d", ""}, {"", "e"}}));
+  EXPECT_EQ(parse_form("k%3D=v%3d%26w=x"), (fields{{"k=", "v=&w=x"}}));  // first '=' splits
+  EXPECT_EQ(parse_form("n=%00%ff"), (fields{{"n", std::string("\0\xff", 2)}}));
+  EXPECT_EQ(parse_form(""), fields{});
+  EXPECT_EQ(parse_form("&&"), fields{});
+  for (const char* bad : {"a=%", "a=%4", "a=%zz", "%g0=1", "a=1&b=%2"}) {
+    EXPECT_FALSE(parse_form(bad)) << bad;
+  }
+  http_request req{http::verb::post, "/", 11};
+  const auto form = "application/x-www-form-urlencoded";
+  EXPECT_FALSE(has_media_type(req, form));
+  for (const char* ok : {"application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded",
+                         "application/x-www-form-urlencoded; charset=UTF-8",
+                         " application/x-www-form-urlencoded ;charset=utf-8"}) {
+    req.set(http::field::content_type, ok);
+    EXPECT_TRUE(has_media_type(req, form)) << ok;
+  }
+  for (const char* other : {"application/json", "application/x-www-form-urlencodedx",
+                            "multipart/form-data; boundary=x", ""}) {
+    req.set(http::field::content_type, other);
+    EXPECT_FALSE(has_media_type(req, form)) << other;
+  }
+}
+
 TEST(Config, FlagBeatsEnvironmentBeatsFile) {
   const std::string path = ::testing::TempDir() + "/shub-config-test.conf";
   {
@@ -142,6 +170,29 @@ TEST(Config, RejectsNonsense) {
   EXPECT_EQ(code, 2);
   const char* store[] = {"sessionhub", "--store", "postgres://x"};
   EXPECT_FALSE(parse_config(3, store, code));
+}
+
+// A logout token's iss and aud are always checked: a JWKS alone is not a configuration.
+TEST(Config, BackchannelNeedsIssuerAndAudienceWithItsJwks) {
+  int code = 0;
+  const char* jwks_only[] = {"sessionhub", "--backchannel-jwks", "idp.jwks", "--backchannel-issuer",
+                             "https://idp"};
+  EXPECT_FALSE(parse_config(5, jwks_only, code));
+  EXPECT_EQ(code, 2);
+  const char* no_jwks[] = {"sessionhub", "--backchannel-issuer", "https://idp",
+                           "--backchannel-audience", "hub"};
+  EXPECT_FALSE(parse_config(5, no_jwks, code));
+  const char* negative[] = {"sessionhub", "--backchannel-max-age-s", "0"};
+  EXPECT_FALSE(parse_config(3, negative, code));
+  const char* all[] = {
+      "sessionhub",  "--backchannel-jwks",     "idp.jwks", "--backchannel-issuer",
+      "https://idp", "--backchannel-audience", "hub",      "--backchannel-leeway-s",
+      "10"};
+  const auto c = parse_config(9, all, code);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->backchannel_leeway_s, 10);
+  EXPECT_EQ(c->backchannel_max_age_s, 600);
+  EXPECT_EQ(c->backchannel_rate_limit, 1200);
 }
 
 }  // namespace

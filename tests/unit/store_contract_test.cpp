@@ -1,11 +1,13 @@
 // The session_store contract, run against both backends: every field round-trips (binary
 // ones too), compare-and-set is exactly-once under threads, a refresh hash has one owner,
-// and the lists and counts see only what they should. SQLite in memory; Redis a real
-// redis-server of this test (tests/support/redis_server).
+// the lists and counts see only what they should, and a remembered jti is new exactly once
+// until it expires. SQLite in memory; Redis a real redis-server of this test
+// (tests/support/redis_server).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <barrier>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -263,6 +265,70 @@ TEST_P(StoreContract, ConcurrentCompareAndSetHasOneWinnerPerRound) {
   for (int r = 0; r < rounds; ++r)
     EXPECT_EQ(outcome.wins[r], 1) << "round " << r;
   EXPECT_EQ(store_.get("s1").value.version, 1u + rounds);
+}
+
+// A logout token's jti: the first sight is new, a second is a replay until the record
+// expires. Real time, so that Redis's own expiry is what is tested.
+TEST_P(StoreContract, RemembersAJtiUntilItExpires) {
+  const auto now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::int64_t t = now();
+  auto r = store_.remember_jti("jti-a", t + 60'000, t);
+  ASSERT_EQ(r.status, store_status::ok);
+  EXPECT_TRUE(r.value);
+  r = store_.remember_jti("jti-a", t + 60'000, t);
+  ASSERT_EQ(r.status, store_status::ok);
+  EXPECT_FALSE(r.value);
+  EXPECT_TRUE(store_.remember_jti("jti-b", t + 60'000, t).value);
+  EXPECT_TRUE(store_.remember_jti("jti-a\0x"s, t + 60'000, t).value);  // any bytes, all count
+
+  const std::int64_t soon = now();
+  EXPECT_TRUE(store_.remember_jti("jti-short", soon + 150, soon).value);
+  EXPECT_FALSE(store_.remember_jti("jti-short", soon + 150, soon).value);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::int64_t later = now();
+  EXPECT_TRUE(store_.remember_jti("jti-short", later + 60'000, later).value);
+  EXPECT_FALSE(store_.remember_jti("jti-short", later + 60'000, later).value);
+  EXPECT_FALSE(store_.remember_jti("jti-a", later + 60'000, later).value);
+}
+
+TEST_P(StoreContract, PurgeForgetsExpiredJtisOnly) {
+  const std::int64_t t = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  ASSERT_TRUE(store_.remember_jti("live", t + 60'000, t).value);
+  ASSERT_TRUE(store_.purge(t + 1000).ok());
+  EXPECT_FALSE(store_.remember_jti("live", t + 60'000, t).value);
+}
+
+TEST_P(StoreContract, ConcurrentRememberOfOneJtiHasOneWinner) {
+  constexpr int threads = 8;
+  constexpr int rounds = 20;
+  const std::int64_t t = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  std::atomic<int> errors{0};
+  std::vector<std::atomic<int>> wins(rounds);
+  std::barrier sync(threads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&] {
+      for (int r = 0; r < rounds; ++r) {
+        sync.arrive_and_wait();
+        const auto got = store_.remember_jti("race-" + std::to_string(r), t + 60'000, t);
+        if (!got.ok()) ++errors;
+        if (got.value) ++wins[r];
+      }
+    });
+  }
+  for (auto& th : pool)
+    th.join();
+  EXPECT_EQ(errors.load(), 0);
+  for (int r = 0; r < rounds; ++r)
+    EXPECT_EQ(wins[r].load(), 1) << "round " << r;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("sqlite", "redis"),
