@@ -46,9 +46,11 @@ std::string raw_ws::request(std::string_view extra,
       skip = skip || named(line, w);
     if (!skip) r.append(line).append("\r\n");
   }
-  r += "origin: ";
-  r += test_origin;
-  r += "\r\n";
+  const std::string origin = "origin: " + std::string(test_origin);
+  bool skip_origin = false;
+  for (const auto w : without)
+    skip_origin = skip_origin || named(origin, w);
+  if (!skip_origin) r.append(origin).append("\r\n");
   r.append(extra);
   r += "\r\n";
   return r;

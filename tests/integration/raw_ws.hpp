@@ -32,7 +32,7 @@ class raw_ws {
   raw_ws& operator=(const raw_ws&) = delete;
 
   // A valid upgrade request with `extra` header lines ("Name: value\r\n" each) added and any
-  // default header named in `without` ("sec-websocket-key", ...) left out.
+  // default header named in `without` ("sec-websocket-key", "origin", ...) left out.
   [[nodiscard]] static std::string request(std::string_view extra = {},
                                            std::initializer_list<std::string_view> without = {});
   // A client frame: `first` is FIN/RSV/opcode; masked unless told otherwise.
