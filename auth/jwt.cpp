@@ -20,8 +20,10 @@ constexpr std::size_t max_members = 64;
 constexpr std::size_t max_kid_chars = 256;
 
 // Strict JSON object: valid UTF-8, an object, at most max_members members, no two members
-// of the same name (RFC 7515 §5.2 allows refusing them; RFC 8725 §3.2 asks to).
+// of the same name (RFC 7515 §5.2 allows refusing them; RFC 8725 §3.2 asks to), and no
+// byte order mark (RFC 8259 §8.1: never added; RapidJSON would skip one silently).
 bool parse_object(std::string_view text, rapidjson::Document& d) {
+  if (text.starts_with("\xEF\xBB\xBF")) return false;
   d.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
   if (d.HasParseError() || !d.IsObject() || d.MemberCount() > max_members) return false;
   for (auto a = d.MemberBegin(); a != d.MemberEnd(); ++a) {

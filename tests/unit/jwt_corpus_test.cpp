@@ -387,6 +387,17 @@ const std::vector<forgery>& corpus() {
                             w.es.get());
        },
        jwt_error::bad_audience},
+      // a byte order mark before the JSON (RapidJSON alone would skip it)
+      {"BOM before the header",
+       [](const world& w) {
+         return world::sign("\xEF\xBB\xBF" + w.header(), world::claims(), w.es.get());
+       },
+       jwt_error::malformed},
+      {"BOM before the claims",
+       [](const world& w) {
+         return world::sign(w.header(), "\xEF\xBB\xBF" + world::claims(), w.es.get());
+       },
+       jwt_error::malformed},
       // duplicate member names
       {"duplicate alg in header",
        [](const world& w) {
