@@ -24,8 +24,9 @@ constexpr std::size_t max_kid_chars = 256;
 bool parse_object(std::string_view text, rapidjson::Document& d) {
   d.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
   if (d.HasParseError() || !d.IsObject() || d.MemberCount() > max_members) return false;
-  for (auto a = d.MemberBegin(); a != d.MemberEnd(); ++a) {
-    for (auto b = a + 1; b != d.MemberEnd(); ++b) {
+  const rapidjson::Value& obj = d;  // const iterators on both sides of each comparison
+  for (auto a = obj.MemberBegin(); a != obj.MemberEnd(); ++a) {
+    for (auto b = a + 1; b != obj.MemberEnd(); ++b) {
       if (a->name == b->name) return false;
     }
   }
@@ -198,8 +199,11 @@ jwt_result jwt_verify(std::string_view token, const key_set& keys, const jwt_exp
   const std::string_view signature_b64 = token.substr(d2 + 1);
 
   const auto header_json = base64url_decode(header_b64);
-  rapidjson::Document header;
-  if (!header_json || !parse_object(*header_json, header)) return fail(jwt_error::malformed);
+  rapidjson::Document parsed_header;
+  if (!header_json || !parse_object(*header_json, parsed_header)) {
+    return fail(jwt_error::malformed);
+  }
+  const rapidjson::Document& header = parsed_header;  // only read from here on
   const auto alg = header.FindMember("alg");
   if (alg == header.MemberEnd() || !alg->value.IsString()) return fail(jwt_error::bad_header);
   const auto declared = alg_from_name(str(alg->value));

@@ -232,9 +232,10 @@ std::shared_ptr<const key> key::from_public_jwk(std::string_view jwk_json, std::
     error = "a JWK is a JSON object";
     return nullptr;
   }
+  const rapidjson::Value& obj = d;  // only read: const iterators throughout
   auto member = [&](const char* name) -> std::optional<std::string> {
-    const auto it = d.FindMember(name);
-    if (it == d.MemberEnd() || !it->value.IsString()) return std::nullopt;
+    const auto it = obj.FindMember(name);
+    if (it == obj.MemberEnd() || !it->value.IsString()) return std::nullopt;
     return std::string(it->value.GetString(), it->value.GetStringLength());
   };
   auto bytes = [&](const char* name) -> std::optional<std::string> {
@@ -448,8 +449,11 @@ key_set key_set::from_jwks(std::string_view jwks_json, std::string& error) {
   key_set set;
   rapidjson::Document d;
   d.Parse<rapidjson::kParseValidateEncodingFlag>(jwks_json.data(), jwks_json.size());
-  const auto keys = d.IsObject() ? d.FindMember("keys") : d.MemberEnd();
-  if (d.HasParseError() || !d.IsObject() || keys == d.MemberEnd() || !keys->value.IsArray()) {
+  const rapidjson::Value& obj = d;  // only read: const iterators throughout
+  const bool is_object = !d.HasParseError() && obj.IsObject();
+  // MemberEnd() means something only on an object: not asked of anything else.
+  const auto keys = is_object ? obj.FindMember("keys") : rapidjson::Value::ConstMemberIterator{};
+  if (!is_object || keys == obj.MemberEnd() || !keys->value.IsArray()) {
     error = "a JWKS is an object with a \"keys\" array";
     return set;
   }

@@ -51,8 +51,9 @@ client_frame parse_client_frame(std::string_view text) {
       if (!take_token(doc, f)) {
         f.error = "auth needs a \"token\" string";
       } else if (f.type == type::resume) {
-        const auto v = doc.FindMember("version");
-        if (v == doc.MemberEnd() || !v->value.IsUint64()) {
+        const rapidjson::Value& obj = doc;  // const iterators on both sides
+        const auto v = obj.FindMember("version");
+        if (v == obj.MemberEnd() || !v->value.IsUint64()) {
           f.error = "resume needs a numeric \"version\"";
         } else {
           f.version = v->value.GetUint64();
