@@ -81,7 +81,8 @@ jwt_error check_claims(const rapidjson::Document& claims, const jwt_expectations
       if (ex.require_exp) return jwt_error::missing_claim;
       break;
     case time_claim::ok:
-      if (ex.now_s >= exp + ex.leeway_s) return jwt_error::expired;
+      // The arithmetic on our side: exp may be anything up to INT64_MAX.
+      if (ex.now_s - ex.leeway_s >= exp) return jwt_error::expired;
   }
   switch (numeric_date(claims, "nbf", nbf)) {
     case time_claim::bad:
