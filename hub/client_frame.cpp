@@ -33,12 +33,13 @@ bool take_token(const rapidjson::Document& doc, client_frame& f) {
 
 client_frame parse_client_frame(std::string_view text) {
   client_frame f;
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  std::string why;
+  const auto parsed = parse_json_object(text, why);
+  if (!parsed) {
     f.error = "a frame is one JSON object";
     return f;
   }
+  const rapidjson::Document& doc = *parsed;
   const auto name = string_member(doc, "type");
   if (!name) {
     f.error = "the frame has no string \"type\"";
@@ -51,9 +52,8 @@ client_frame parse_client_frame(std::string_view text) {
       if (!take_token(doc, f)) {
         f.error = "auth needs a \"token\" string";
       } else if (f.type == type::resume) {
-        const rapidjson::Value& obj = doc;  // const iterators on both sides
-        const auto v = obj.FindMember("version");
-        if (v == obj.MemberEnd() || !v->value.IsUint64()) {
+        const auto v = doc.FindMember("version");
+        if (v == doc.MemberEnd() || !v->value.IsUint64()) {
           f.error = "resume needs a numeric \"version\"";
         } else {
           f.version = v->value.GetUint64();
