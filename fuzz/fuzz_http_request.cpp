@@ -172,7 +172,7 @@ void handler_inputs(const http_request& req, std::string_view query) {
   }
   std::string error;
   if (const auto body = parse_json_object(req.body(), error, true)) {
-    FUZZ_CHECK(body->IsObject());
+    FUZZ_CHECK(body->IsObject() && ws::valid_utf8(req.body()));
     for (const char* name : {"sub", "username", "password", "refresh_token", "scope", "channel",
                              "event", "token_delivery"}) {
       (void)string_member(*body, name);

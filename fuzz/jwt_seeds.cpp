@@ -111,6 +111,9 @@ int main(int argc, char** argv) {
                                 R"(","alg":"HS256","typ":"at\u002Bjwt","x5c":[],"zip":"DEF",)"
                                 R"("b64":false,"nested":{"a":[null,true,1e308]}})" +
                                 "\n" + claims()},
+      // A NUL byte ended RapidJSON's text: header and claims with one parsed, junk and all.
+      {"signed-nul-in-header", header(*k.hs256) + std::string(1, '\0') + "junk\n" + claims()},
+      {"nul-in-claims", sign(header(*k.hs256), claims() + std::string(1, '\0') + "junk", *k.hs256)},
       {"signed-typ-number", header(*k.hs256, "", R"(,"typ":7)") + "\n" + claims()},
       {"signed-unicode",
        header(*k.hs256) + "\n" + with(now_claims + R"(,"name":"\u00e9\ud83d\ude00","x":"\u0000")")},

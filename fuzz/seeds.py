@@ -78,6 +78,9 @@ def client_frames():
     write(t, "surrogate-utf8", b'{"type":"watch","x":"\xed\xa0\x80"}')
     write(t, "bom", b'\xef\xbb\xbf{"type":"watch"}')
     write(t, "nul-byte", b'{"type":"watch"}\x00')
+    # Regressions: RapidJSON ends the text at a NUL byte, so these parsed as watch frames.
+    write(t, "nul-then-text", b'{"type":"watch"}\x00{"type":"logout","scope":"user"}')
+    write(t, "nul-then-invalid-utf8", b'{"type":"watcp"}\x00\xff\xff\xff\xf3')
 
 
 # ---- fuzz_ws_frame_parser: client frames (masked) as they come off the socket ----------------
@@ -233,6 +236,7 @@ def http_requests():
         "te-and-cl": req(["POST /v1/login HTTP/1.1", "Host: hub", "Content-Length: 4",
                           "Transfer-Encoding: chunked"], "0\r\n\r\n"),
         "bare-lf": "GET /healthz HTTP/1.1\nHost: hub\n\n",
+        "body-nul-then-text": post("/v1/login", login + "\0" + '{"username":"root"}'),
         "truncated-body": req(["POST /v1/login HTTP/1.1", "Host: hub", "Content-Length: 100"],
                               "{"),
         "body-deep-nesting": req(["POST /v1/login HTTP/1.1", "Host: hub",
