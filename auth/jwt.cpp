@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "base64url.hpp"
+#include "json_text.hpp"
 
 namespace shub::auth {
 
@@ -22,11 +23,7 @@ constexpr std::size_t max_kid_chars = 256;
 // Strict JSON object: valid UTF-8, an object, at most max_members members, no two members
 // of the same name (RFC 7515 §5.2 allows refusing them; RFC 8725 §3.2 asks to).
 bool parse_object(std::string_view text, rapidjson::Document& d) {
-  // RapidJSON takes a NUL byte for the end of the text, so `{...}\0anything` would parse;
-  // JSON has no raw NUL anywhere.
-  if (text.find('\0') != std::string_view::npos) return false;
-  d.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
-  if (d.HasParseError() || !d.IsObject() || d.MemberCount() > max_members) return false;
+  if (!parse_json_text(text, d) || !d.IsObject() || d.MemberCount() > max_members) return false;
   const rapidjson::Value& obj = d;  // const iterators on both sides of each comparison
   for (auto a = obj.MemberBegin(); a != obj.MemberEnd(); ++a) {
     for (auto b = a + 1; b != obj.MemberEnd(); ++b) {
