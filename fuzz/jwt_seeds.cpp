@@ -114,6 +114,9 @@ int main(int argc, char** argv) {
       // A NUL byte ended RapidJSON's text: header and claims with one parsed, junk and all.
       {"signed-nul-in-header", header(*k.hs256) + std::string(1, '\0') + "junk\n" + claims()},
       {"nul-in-claims", sign(header(*k.hs256), claims() + std::string(1, '\0') + "junk", *k.hs256)},
+      // RapidJSON skipped any of the bytes EF BB BF (a byte-order mark) before the text.
+      {"signed-bom-header", "\xBF" + header(*k.hs256) + "\n" + claims()},
+      {"bom-claims", sign(header(*k.hs256), "\xEF\xBB\xBF" + claims(), *k.hs256)},
       {"signed-typ-number", header(*k.hs256, "", R"(,"typ":7)") + "\n" + claims()},
       {"signed-unicode",
        header(*k.hs256) + "\n" + with(now_claims + R"(,"name":"\u00e9\ud83d\ude00","x":"\u0000")")},

@@ -81,6 +81,8 @@ def client_frames():
     # Regressions: RapidJSON ends the text at a NUL byte, so these parsed as watch frames.
     write(t, "nul-then-text", b'{"type":"watch"}\x00{"type":"logout","scope":"user"}')
     write(t, "nul-then-invalid-utf8", b'{"type":"watcp"}\x00\xff\xff\xff\xf3')
+    # Regression: RapidJSON skipped any of EF, BB, BF before the text (a byte-order mark).
+    write(t, "bom-piece", b'\xef{"type":"watch"}')
 
 
 # ---- fuzz_ws_frame_parser: client frames (masked) as they come off the socket ----------------
@@ -237,6 +239,7 @@ def http_requests():
                           "Transfer-Encoding: chunked"], "0\r\n\r\n"),
         "bare-lf": "GET /healthz HTTP/1.1\nHost: hub\n\n",
         "body-nul-then-text": post("/v1/login", login + "\0" + '{"username":"root"}'),
+        "body-bom": post("/v1/login", "\xef\xbb\xbf" + login),
         "truncated-body": req(["POST /v1/login HTTP/1.1", "Host: hub", "Content-Length: 100"],
                               "{"),
         "body-deep-nesting": req(["POST /v1/login HTTP/1.1", "Host: hub",
