@@ -248,6 +248,9 @@ def http_requests():
                                "Content-Length: 16385"], "x" * 16385),
         "header-too-large": req(["GET /healthz HTTP/1.1", "Host: hub",
                                  "Cookie: shub_rt=" + "a" * 16400]),
+        # Over the limit by less than its request line: Beast passes it or not by the reads.
+        "header-over-limit-by-request-line": req(["GET /healthz HTTP/1.1", "Host: hub",
+                                                  "Cookie: shub_rt=" + "a" * 16351]),
     }
     for name, data in seeds.items():
         write(t, name, data.encode("latin-1"))
