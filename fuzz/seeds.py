@@ -248,7 +248,7 @@ def http_requests():
                                "Content-Length: 16385"], "x" * 16385),
         "header-too-large": req(["GET /healthz HTTP/1.1", "Host: hub",
                                  "Cookie: shub_rt=" + "a" * 16400]),
-        # Over the limit by less than its request line: Beast passes it or not by the reads.
+        # Over the limit by less than the first read: Beast passes it or not by the reads.
         "header-over-limit-by-request-line": req(["GET /healthz HTTP/1.1", "Host: hub",
                                                   "Cookie: shub_rt=" + "a" * 16351]),
     }
