@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "base64url.hpp"
+#include "json_text.hpp"
 
 namespace shub::auth {
 
@@ -20,14 +21,12 @@ constexpr std::size_t max_members = 64;
 constexpr std::size_t max_kid_chars = 256;
 
 // Strict JSON object: valid UTF-8, an object, at most max_members members, no two members
-// of the same name (RFC 7515 §5.2 allows refusing them; RFC 8725 §3.2 asks to), and no
-// byte order mark (RFC 8259 §8.1: never added; RapidJSON would skip one silently).
+// of the same name (RFC 7515 §5.2 allows refusing them; RFC 8725 §3.2 asks to).
 bool parse_object(std::string_view text, rapidjson::Document& d) {
-  if (text.starts_with("\xEF\xBB\xBF")) return false;
-  d.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
-  if (d.HasParseError() || !d.IsObject() || d.MemberCount() > max_members) return false;
-  for (auto a = d.MemberBegin(); a != d.MemberEnd(); ++a) {
-    for (auto b = a + 1; b != d.MemberEnd(); ++b) {
+  if (!parse_json_text(text, d) || !d.IsObject() || d.MemberCount() > max_members) return false;
+  const rapidjson::Value& obj = d;  // const iterators on both sides of each comparison
+  for (auto a = obj.MemberBegin(); a != obj.MemberEnd(); ++a) {
+    for (auto b = a + 1; b != obj.MemberEnd(); ++b) {
       if (a->name == b->name) return false;
     }
   }
@@ -82,7 +81,8 @@ jwt_error check_claims(const rapidjson::Document& claims, const jwt_expectations
       if (ex.require_exp) return jwt_error::missing_claim;
       break;
     case time_claim::ok:
-      if (ex.now_s - ex.leeway_s >= exp) return jwt_error::expired;  // no overflow near INT64_MAX
+      // The arithmetic on our side: exp may be anything up to INT64_MAX.
+      if (ex.now_s - ex.leeway_s >= exp) return jwt_error::expired;
   }
   switch (numeric_date(claims, "nbf", nbf)) {
     case time_claim::bad:
@@ -200,8 +200,11 @@ jwt_result jwt_verify(std::string_view token, const key_set& keys, const jwt_exp
   const std::string_view signature_b64 = token.substr(d2 + 1);
 
   const auto header_json = base64url_decode(header_b64);
-  rapidjson::Document header;
-  if (!header_json || !parse_object(*header_json, header)) return fail(jwt_error::malformed);
+  rapidjson::Document parsed_header;
+  if (!header_json || !parse_object(*header_json, parsed_header)) {
+    return fail(jwt_error::malformed);
+  }
+  const rapidjson::Document& header = parsed_header;  // only read from here on
   const auto alg = header.FindMember("alg");
   if (alg == header.MemberEnd() || !alg->value.IsString()) return fail(jwt_error::bad_header);
   const auto declared = alg_from_name(str(alg->value));
@@ -216,11 +219,8 @@ jwt_result jwt_verify(std::string_view token, const key_set& keys, const jwt_exp
   if (header.HasMember("crit")) return fail(jwt_error::unknown_crit);  // we know no extension
   const auto typ = header.FindMember("typ");
   if (!ex.typ.empty()) {
-    const bool plain =
-        ex.typ_or_plain && (typ == header.MemberEnd() ||
-                            (typ->value.IsString() && typ_matches(str(typ->value), "JWT")));
-    if (!plain && (typ == header.MemberEnd() || !typ->value.IsString() ||
-                   !typ_matches(str(typ->value), ex.typ)))
+    if (typ == header.MemberEnd() || !typ->value.IsString() ||
+        !typ_matches(str(typ->value), ex.typ))
       return fail(jwt_error::bad_typ);
   } else if (typ != header.MemberEnd() &&
              (!typ->value.IsString() || !typ_matches(str(typ->value), "JWT"))) {

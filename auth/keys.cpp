@@ -232,9 +232,10 @@ std::shared_ptr<const key> key::from_public_jwk(std::string_view jwk_json, std::
     error = "a JWK is a JSON object";
     return nullptr;
   }
+  const rapidjson::Value& obj = d;  // only read: const iterators throughout
   auto member = [&](const char* name) -> std::optional<std::string> {
-    const auto it = d.FindMember(name);
-    if (it == d.MemberEnd() || !it->value.IsString()) return std::nullopt;
+    const auto it = obj.FindMember(name);
+    if (it == obj.MemberEnd() || !it->value.IsString()) return std::nullopt;
     return std::string(it->value.GetString(), it->value.GetStringLength());
   };
   auto bytes = [&](const char* name) -> std::optional<std::string> {

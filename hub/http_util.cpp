@@ -7,6 +7,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "auth/json_text.hpp"
+
 namespace shub {
 
 namespace {
@@ -92,11 +94,13 @@ std::optional<rapidjson::Document> parse_json_object(std::string_view body, std:
     error = "a JSON object body is required";
     return std::nullopt;
   }
-  // Without kParseStopWhenDoneFlag, trailing bytes after the object are an error too.
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    error = std::string("malformed JSON: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
-            " at offset " + std::to_string(doc.GetErrorOffset());
+  // The whole body: trailing bytes after the object are an error too, a NUL byte or a
+  // byte-order mark as well (auth/json_text.hpp).
+  if (!auth::parse_json_text(body, doc)) {
+    error = doc.HasParseError() ? std::string("malformed JSON: ") +
+                                      rapidjson::GetParseError_En(doc.GetParseError()) +
+                                      " at offset " + std::to_string(doc.GetErrorOffset())
+                                : std::string("malformed JSON: a NUL byte");
     return std::nullopt;
   }
   if (!doc.IsObject()) {

@@ -6,11 +6,13 @@
 //   activity        slide the idle expiry, coalesced per session; `extend` does it at once
 //   logout          end the session (or all of the user's / device's sessions)
 // Malformed or unknown frames get an `error` frame; after --ws-max-bad-frames, a close.
-#include <rapidjson/document.h>
+// What a frame says is read by parse_client_frame (client_frame.hpp); what it may do now
+// depends on the connection's phase, decided here.
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "auth/clock.hpp"
+#include "client_frame.hpp"
 #include "log.hpp"
 #include "worker.hpp"
 #include "ws_connection.hpp"
@@ -21,8 +23,6 @@ namespace {
 
 using auth::denial;
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-constexpr std::size_t max_token_chars = 8192;
 
 std::string error_frame(std::string_view code, std::string_view message) {
   rapidjson::StringBuffer buf;
@@ -128,51 +128,34 @@ void ws_connection::bad_frame(std::string_view message) {
 }
 
 void ws_connection::on_frame(std::string_view text) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
-  if (doc.HasParseError() || !doc.IsObject()) return bad_frame("a frame is one JSON object");
-  const auto type = string_member(doc, "type");
-  if (!type) return bad_frame("the frame has no string \"type\"");
+  client_frame f = parse_client_frame(text);
+  using type = client_frame_type;
+  if (f.type == type::invalid) return bad_frame(f.error);
   const bool open_for_auth = phase_ == phase::waiting || phase_ == phase::watching;
 
-  if (*type == "auth" || *type == "resume") {
+  if (f.type == type::auth || f.type == type::resume) {
     if (!open_for_auth || calls_in_flight_ > 0) return bad_frame("already authenticated");
-    const auto token = string_member(doc, "token");
-    if (!token || token->empty() || token->size() > max_token_chars) {
-      return bad_frame("auth needs a \"token\" string");
-    }
-    std::uint64_t since = 0;
-    if (*type == "resume") {
-      const auto v = doc.FindMember("version");
-      if (v == doc.MemberEnd() || !v->value.IsUint64()) {
-        return bad_frame("resume needs a numeric \"version\"");
-      }
-      since = v->value.GetUint64();
-    }
-    return start_auth(std::string(*token), *type == "resume", since);
+    if (!f.error.empty()) return bad_frame(f.error);
+    return start_auth(std::move(f.token), f.type == type::resume, f.version);
   }
-  if (*type == "watch") {
+  if (f.type == type::watch) {
     if (phase_ != phase::waiting || calls_in_flight_ > 0) return bad_frame("already joined");
     return start_watch();
   }
   if (phase_ != phase::authenticated) return bad_frame("authenticate first");
-  if (*type == "token") {
-    const auto token = string_member(doc, "token");
-    if (!token || token->empty() || token->size() > max_token_chars) {
-      return bad_frame("token needs a \"token\" string");
-    }
-    return start_token(std::string(*token));
+  if (!f.error.empty()) return bad_frame(f.error);
+  switch (f.type) {
+    case type::token:
+      return start_token(std::move(f.token));
+    case type::activity:
+      return start_activity(false);
+    case type::extend:
+      return start_activity(true);
+    case type::logout:
+      return start_logout(std::string(f.scope));
+    default:
+      return;  // the other types were answered above
   }
-  if (*type == "activity") return start_activity(false);
-  if (*type == "extend") return start_activity(true);
-  if (*type == "logout") {
-    const std::string_view scope = string_member(doc, "scope").value_or("session");
-    if (scope != "session" && scope != "user" && scope != "device") {
-      return bad_frame("scope must be session, user or device");
-    }
-    return start_logout(std::string(scope));
-  }
-  bad_frame("unknown frame type");
 }
 
 void ws_connection::start_auth(std::string token, bool resume, std::uint64_t since) {

@@ -13,6 +13,9 @@ packages=(
   redis-server haproxy curl ca-certificates python3
   chromium  # the browser tests drive Debian's Chromium (never a downloaded one)
   nginx-light libnginx-mod-nchan gnuplot-nox  # benchmark peer (nchan) and plots (loadtest/)
+  # The fuzz build (fuzz/): clang 14, its compiler-rt (libFuzzer and the sanitizer runtimes,
+  # only recommended by clang), and llvm-symbolizer for readable crash stacks.
+  clang libclang-rt-14-dev llvm
 )
 # Node.js runs the snippet's build and tests; any installed Node >= 18 will do (Debian 12's
 # own is 18), so it is only installed when there is none.

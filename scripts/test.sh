@@ -5,6 +5,8 @@
 #      plus the browser snippet's tests (Node's runner) and the browser tests (Chromium),
 #   3. builds the unit and integration tests with AddressSanitizer + UndefinedBehaviorSanitizer
 #      (build-asan/) and runs them again,
+#   4. builds the libFuzzer targets with clang (build-fuzz/, fuzz/README.md) and runs each on
+#      its committed seeds and then for a short while (SESSIONHUB_FUZZ_SECONDS, default 15),
 # and ends with one line "total: N passed, M failed". Exit status 0 only when all passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +29,12 @@ echo "== ASan+UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSESSIONHUB_SANITIZE=ON \
   -DSESSIONHUB_BENCHMARKS=OFF >/dev/null
 cmake --build build-asan -j"$jobs" --target unit_tests integration_tests cluster_tests sessionhub
+
+echo "== fuzz build (clang, libFuzzer + ASan + UBSan)"
+cmake -S . -B build-fuzz -DSESSIONHUB_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSESSIONHUB_FUZZ_SECONDS="${SESSIONHUB_FUZZ_SECONDS:-15}" \
+  >/dev/null
+cmake --build build-fuzz -j"$jobs"
 
 passed=0
 failed=0
@@ -56,6 +64,7 @@ run_suite() {  # name, build dir
 
 run_suite "Release" build
 run_suite "ASan+UBSan" build-asan
+run_suite "fuzz" build-fuzz
 
 echo "total: ${passed} passed, ${failed} failed"
 exit "$status"

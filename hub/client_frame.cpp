@@ -1,0 +1,85 @@
+// client_frame: the JSON of a client frame, checked member by member. See client_frame.hpp.
+#include "client_frame.hpp"
+
+#include <rapidjson/document.h>
+
+#include "http_util.hpp"
+
+namespace shub {
+
+namespace {
+
+using type = client_frame_type;
+
+type type_of(std::string_view name) {
+  if (name == "auth") return type::auth;
+  if (name == "resume") return type::resume;
+  if (name == "watch") return type::watch;
+  if (name == "token") return type::token;
+  if (name == "activity") return type::activity;
+  if (name == "extend") return type::extend;
+  if (name == "logout") return type::logout;
+  return type::unknown;
+}
+
+bool take_token(const rapidjson::Document& doc, client_frame& f) {
+  const auto token = string_member(doc, "token");
+  if (!token || token->empty() || token->size() > client_frame::max_token_chars) return false;
+  f.token = std::string(*token);
+  return true;
+}
+
+}  // namespace
+
+client_frame parse_client_frame(std::string_view text) {
+  client_frame f;
+  std::string why;
+  const auto parsed = parse_json_object(text, why);
+  if (!parsed) {
+    f.error = "a frame is one JSON object";
+    return f;
+  }
+  const rapidjson::Document& doc = *parsed;
+  const auto name = string_member(doc, "type");
+  if (!name) {
+    f.error = "the frame has no string \"type\"";
+    return f;
+  }
+  f.type = type_of(*name);
+  switch (f.type) {
+    case type::auth:
+    case type::resume:
+      if (!take_token(doc, f)) {
+        f.error = "auth needs a \"token\" string";
+      } else if (f.type == type::resume) {
+        const auto v = doc.FindMember("version");
+        if (v == doc.MemberEnd() || !v->value.IsUint64()) {
+          f.error = "resume needs a numeric \"version\"";
+        } else {
+          f.version = v->value.GetUint64();
+        }
+      }
+      break;
+    case type::token:
+      if (!take_token(doc, f)) f.error = "token needs a \"token\" string";
+      break;
+    case type::logout: {
+      const std::string_view scope = string_member(doc, "scope").value_or("session");
+      if (scope == "session" || scope == "user" || scope == "device") {
+        // A view of one of these literals, not of the document, which dies here.
+        f.scope = scope == "session" ? "session" : scope == "user" ? "user" : "device";
+      } else {
+        f.error = "scope must be session, user or device";
+      }
+      break;
+    }
+    case type::unknown:
+      f.error = "unknown frame type";
+      break;
+    default:
+      break;
+  }
+  return f;
+}
+
+}  // namespace shub
