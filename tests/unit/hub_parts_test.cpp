@@ -106,7 +106,10 @@ TEST(HttpUtil, QueryAndJsonParsing) {
   EXPECT_TRUE(parse_json_object("{\"a\":1}", err));
   EXPECT_FALSE(parse_json_object("{\"a\":1} x", err));  // trailing bytes
   EXPECT_FALSE(parse_json_object("[1]", err));
-  EXPECT_FALSE(parse_json_object("{\"a\":\"\xff\"}", err));  // not UTF-8
+  EXPECT_FALSE(parse_json_object("{\"a\":\"\xff\"}", err));                     // not UTF-8
+  EXPECT_FALSE(parse_json_object(std::string_view("{\"a\":1}\0{}", 10), err));  // NUL, then more
+  EXPECT_FALSE(parse_json_object("\xEF\xBB\xBF{\"a\":1}", err));                // a byte-order mark
+  EXPECT_FALSE(parse_json_object("\xBF{\"a\":1}", err));                        // a piece of one
   EXPECT_TRUE(parse_json_object("", err, true));
   EXPECT_FALSE(parse_json_object("", err, false));
 }

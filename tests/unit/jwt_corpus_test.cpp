@@ -499,6 +499,25 @@ const std::vector<forgery>& corpus() {
       {"payload trailing bytes",
        [](const world& w) { return world::sign(w.header(), world::claims() + " {}", w.es.get()); },
        jwt_error::malformed},
+      // RapidJSON alone ends the text at a NUL byte and skips EF, BB, BF before it
+      {"header then a NUL byte and more",
+       [](const world& w) {
+         return world::sign(w.header() + std::string(1, '\0') + "{}", world::claims(), w.es.get());
+       },
+       jwt_error::malformed},
+      {"payload then a NUL byte and more",
+       [](const world& w) {
+         return world::sign(w.header(), world::claims() + std::string(1, '\0') + "x", w.es.get());
+       },
+       jwt_error::malformed},
+      {"header behind a byte-order mark",
+       [](const world& w) {
+         return world::sign("\xEF\xBB\xBF" + w.header(), world::claims(), w.es.get());
+       },
+       jwt_error::malformed},
+      {"payload behind a stray BF byte",
+       [](const world& w) { return world::sign(w.header(), "\xBF" + world::claims(), w.es.get()); },
+       jwt_error::malformed},
       // signatures
       // One character short: 85 base64url characters can encode no byte string, whatever the
       // signature's bits (four short left a valid length, refused as malformed only when the
@@ -585,10 +604,13 @@ TEST(JwtCorpus, GenuineTokensOfEveryAlgorithmPass) {
     const auto r = jwt_verify(token, keys, w.expect);
     EXPECT_TRUE(r.ok()) << alg_name(k->alg()) << " " << to_string(r.error);
   }
-  // Edges that are fine: exp 4 s ago within the 5 s leeway, typ with the media-type prefix,
-  // aud as an array holding ours.
+  // Edges that are fine: exp 4 s ago within the 5 s leeway, exp as far ahead as an int64
+  // goes (exp + leeway once overflowed), typ with the media-type prefix, aud as an array
+  // holding ours.
   for (const std::string& token :
        {world::sign(w.header(), with_claims(R"("iat":1699999000,"exp":1699999996)"), w.es.get()),
+        world::sign(w.header(), with_claims(R"("iat":1700000000,"exp":9223372036854775807)"),
+                    w.es.get()),
         world::sign(R"({"alg":"ES256","typ":"application/AT+JWT","kid":")" + w.kid() + "\"}",
                     world::claims(), w.es.get()),
         world::sign(
