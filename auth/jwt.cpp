@@ -219,8 +219,11 @@ jwt_result jwt_verify(std::string_view token, const key_set& keys, const jwt_exp
   if (header.HasMember("crit")) return fail(jwt_error::unknown_crit);  // we know no extension
   const auto typ = header.FindMember("typ");
   if (!ex.typ.empty()) {
-    if (typ == header.MemberEnd() || !typ->value.IsString() ||
-        !typ_matches(str(typ->value), ex.typ))
+    const bool plain =
+        ex.typ_or_plain && (typ == header.MemberEnd() ||
+                            (typ->value.IsString() && typ_matches(str(typ->value), "JWT")));
+    if (!plain && (typ == header.MemberEnd() || !typ->value.IsString() ||
+                   !typ_matches(str(typ->value), ex.typ)))
       return fail(jwt_error::bad_typ);
   } else if (typ != header.MemberEnd() &&
              (!typ->value.IsString() || !typ_matches(str(typ->value), "JWT"))) {

@@ -117,6 +117,7 @@ const router& routes() {
              {v::delete_, "/v1/sessions/{sid}"},
              {v::post, "/v1/users/{sub}/logout"},
              {v::post, "/v1/publish"},
+             {v::post, "/v1/backchannel-logout"},
              {v::get, "/v1/stats"},
              {v::get, "/metrics"},
              {v::get, "/sessionhub.js"},
