@@ -558,6 +558,13 @@ class Chaos:
         r = self.call(lambda: cl.api(3).refresh(other["refresh"]))
         if r.status != 200:
             problems.append(f"refresh: {r}")
+        # Every pooled store connection of every replica is fine again, not only the first
+        # used: more concurrent writes than a replica has connections (--redis-pool 8).
+        burst = [(n, self.unique("redis-burst")) for n in (1, 2, 3) for _ in range(16)]
+        made = self.call(lambda: _pool_map(lambda x: cl.api(x[0]).create_session(x[1]), burst, 8), 60)
+        refused = [f"hub{n}: {r.status} {r.code}" for (n, _), r in zip(burst, made) if r.status != 201]
+        if refused:
+            problems.append(f"{len(refused)} of {len(burst)} new sessions refused: {refused[:4]}")
         try:
             fresh = self.open_all([self.tab(n, s["token"], f"after@{n}") for n in (1, 2, 3)])
         except RuntimeError as e:
@@ -568,7 +575,8 @@ class Chaos:
         if not front_back:
             problems.append("HAProxy's front did not answer /readyz 200 again within 15 s")
         v.check(back and not problems, f"redis: every replica recovered by itself when Redis came back",
-                f"all /readyz 200 {ready_s:.2f} s after Redis answered; validate, refresh and WebSocket auth work"
+                f"all /readyz 200 {ready_s:.2f} s after Redis answered; validate, refresh, 48 concurrent new "
+                f"sessions and WebSocket auth work"
                 + (f"; wrong: {problems}" if problems else ""))
         r = self.call(lambda: cl.api(0).logout(s["token"]))
         every = tabs + fresh
@@ -670,10 +678,10 @@ class Chaos:
         self.fig["storm"] = results
 
 
-def _pool_map(fn, items):
+def _pool_map(fn, items, workers=4):
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=4) as ex:
+    with ThreadPoolExecutor(max_workers=workers) as ex:
         return list(ex.map(fn, items))
 
 
