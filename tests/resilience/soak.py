@@ -3,8 +3,9 @@
 
     tests/resilience/soak.py BINARY [options]
 
-Starts BINARY (build/hub/sessionhub, or build-asan/hub/sessionhub) on a free loopback port
-with a file-backed SQLite store, then:
+Starts a redis-server and BINARY (build/hub/sessionhub, or build-asan/hub/sessionhub) on
+free loopback ports, the hub on that Redis (--store sqlite: a file-backed SQLite store
+instead), then:
 
   1. creates N / K sessions (--tabs-per-session K) and opens N tabs (--connections N),
      a few hundred handshakes at a time, from 127.0.0.1..127.0.0.S (--sources S);
@@ -24,10 +25,14 @@ Checks (each printed as PASS or FAIL with its figures):
   - every tab signed in, and every churned tab came back (`ready`, state active);
   - no lost logout: every tab of every ended session got `logout` for its sid and 4010;
   - RSS growth after warm-up under --max-rss-growth-pct (median of the 5 s before the end of
-    --warmup-s against the median of the last 5 s of the hold). Not judged for a sanitizer
-    build, whose allocator keeps freed memory in quarantine by design (reported only);
+    --warmup-s against the median of the last 5 s of the hold). Reported but not judged for
+    a sanitizer build, whose allocator keeps freed memory in quarantine by design, and on
+    SQLite, whose page cache (up to 32 MiB, auth/sqlite_store.cpp) grows with the database
+    file that every new session lengthens: on Redis the store's data is not in the hub;
   - the hub's open descriptors back to the baseline taken before any tab connected, within
-    20 s of the last tab leaving, and its connection gauges at 0;
+    20 s of the last tab leaving, and its connection gauges at 0. The Redis store's pooled
+    connections are opened as calls need them and kept: they are told apart (by their
+    remote port) and must stay within the pool (--redis-pool, 8 by default);
   - a clean exit on SIGTERM: status 0, and no AddressSanitizer/LeakSanitizer/UBSan report
     on its standard error (a sanitizer build checks for leaks as it exits).
 
@@ -72,21 +77,60 @@ def parse_args():
     ap.add_argument("--sources", type=int, default=4)
     ap.add_argument("--handshakes", type=int, default=200, help="handshakes in flight at once")
     ap.add_argument("--threads", type=int, default=0, help="the hub's --threads (0: its default)")
+    ap.add_argument("--store", choices=("redis", "sqlite"), default="redis")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--keep", action="store_true", help="keep the scratch dir (logs, store)")
     return ap.parse_args()
 
 
+REDIS_POOL = 8  # the hub's default --redis-pool: --store-threads (4) + 4
+
+
+class Redis:
+    """A redis-server of the soak's own, no persistence."""
+
+    def __init__(self, work):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", HOST, "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", work],
+            stdout=open(os.path.join(work, "redis.log"), "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        import socket
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection((HOST, self.port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"soak: FAIL: redis-server did not answer on {self.port}")
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 class Hub:
-    def __init__(self, binary, work, threads):
+    def __init__(self, binary, work, threads, redis):
         self.binary = binary = os.path.abspath(binary)
+        self.redis = redis
         self.out_path = os.path.join(work, "hub.out")
         self.err_path = os.path.join(work, "hub.err")
         self.port = free_port()
         args = [
             binary,
             "--listen", f"{HOST}:{self.port}",
-            "--store", f"sqlite:{work}/sessions.db",
             "--api-key", API_KEY,
             "--allowed-origin", ORIGIN,
             # The soak measures leaks, not the limits: one loader is many browsers here.
@@ -100,6 +144,14 @@ class Hub:
         ]
         if threads:
             args += ["--threads", str(threads)]
+        if redis:
+            key = os.path.join(work, "signing-key.pem")
+            with open(key, "wb") as f:
+                subprocess.run([binary, "generate-key", "ES256"], stdout=f, check=True)
+            args += ["--store", f"redis://{HOST}:{redis.port}/0", "--signing-key", key,
+                     "--redis-pool", str(REDIS_POOL)]
+        else:
+            args += ["--store", f"sqlite:{work}/sessions.db"]
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
@@ -352,6 +404,14 @@ class Soak:
 
     # -- the run --
 
+    def fds(self):
+        """The hub's descriptors other than its Redis store connections, and those."""
+        total = T.fd_count(self.hub.pid)
+        if not self.hub.redis:
+            return total, 0
+        store = sum(1 for _, remote in T.tcp_sockets(self.hub.pid) if remote == self.hub.redis.port)
+        return total - store, store
+
     def sample(self, t0):
         try:
             rss, fds = T.rss_kib(self.hub.pid), T.fd_count(self.hub.pid)
@@ -387,7 +447,7 @@ class Soak:
         self.api.logout(token)
         self.loop.run_until(lambda: t.is_closed, 10)
         time.sleep(1)
-        fd_baseline = T.fd_count(self.hub.pid)
+        fd_baseline = self.fds()[0]
         kinds_baseline = T.fd_kinds(self.hub.pid)
         rss_start = T.rss_kib(self.hub.pid)
         v.note(f"hub pid {self.hub.pid} port {self.hub.port}: {fd_baseline} descriptors and "
@@ -465,8 +525,8 @@ class Soak:
 
         def released():
             nonlocal fds_after, stats
-            fds_after = T.fd_count(self.hub.pid)
-            if fds_after > fd_baseline:
+            fds_after = self.fds()
+            if fds_after[0] > fd_baseline or fds_after[1] > REDIS_POOL:
                 return False
             stats = self.api.stats()
             c = (stats or {}).get("connections", {})
@@ -537,6 +597,8 @@ class Soak:
                           f"{growth:+.2f} % (peak {peak} KiB)")
                 if sanitizer:
                     v.note(f"RSS {detail}; not judged: a sanitizer build keeps freed memory in quarantine")
+                elif not self.hub.redis:
+                    v.note(f"RSS {detail}; not judged on SQLite: its page cache grows with the database file")
                 else:
                     v.check(growth < a.max_rss_growth_pct, f"RSS growth after warm-up under {a.max_rss_growth_pct} %", detail)
             else:
@@ -545,9 +607,11 @@ class Soak:
         if release is not None:
             back, fds_after, release_s, stats, kinds_baseline = release
             peak_fds = max((s[2] for s in self.samples), default=0)
-            fig["fds"] = {"baseline": fd_baseline, "peak": peak_fds, "after_leave": fds_after,
-                          "release_s": round(release_s, 2)}
-            detail = f"baseline {fd_baseline}, peak {peak_fds}, {fds_after} {release_s:.1f} s after the last tab left"
+            fig["fds"] = {"baseline": fd_baseline, "peak": peak_fds, "after_leave": fds_after[0],
+                          "store_connections": fds_after[1], "release_s": round(release_s, 2)}
+            detail = (f"baseline {fd_baseline}, peak {peak_fds} in all, {fds_after[0]} {release_s:.1f} s after "
+                      f"the last tab left" + (f", besides {fds_after[1]} pooled Redis connections (at most "
+                                              f"{REDIS_POOL})" if self.hub.redis else ""))
             if not back:
                 kinds = T.fd_kinds(self.hub.pid)
                 diff = {k: kinds.get(k, 0) - kinds_baseline.get(k, 0) for k in set(kinds) | set(kinds_baseline)
@@ -591,8 +655,14 @@ def main():
     work = tempfile.mkdtemp(prefix="shub-soak.")
     started = time.monotonic()
     v.note(f"{a.connections} tabs ({a.tabs_per_session} a session) held {a.hold_s:.0f} s, churn "
-           f"{a.churn_per_s}/s, logouts {a.logouts_per_s}/s, against {a.binary}")
-    hub = Hub(a.binary, work, a.threads)
+           f"{a.churn_per_s}/s, logouts {a.logouts_per_s}/s, against {a.binary} on {a.store}")
+    redis = Redis(work) if a.store == "redis" else None
+    try:
+        hub = Hub(a.binary, work, a.threads, redis)
+    except BaseException:
+        if redis:
+            redis.stop()
+        raise
     try:
         Soak(a, hub, v).run()
     except Exception as e:  # noqa: BLE001 - the reason goes into the verdict
@@ -602,6 +672,8 @@ def main():
         v.check(False, "the soak ran to its end", f"{type(e).__name__}: {e}\n{hub.tail()}")
     finally:
         hub.kill()
+        if redis:
+            redis.stop()
     v.note(f"took {time.monotonic() - started:.0f} s; scratch dir {work}" + ("" if a.keep else " (removed)"))
     rc = v.summary()
     if rc and not a.keep:
