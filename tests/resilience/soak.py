@@ -78,6 +78,7 @@ def parse_args():
     ap.add_argument("--handshakes", type=int, default=200, help="handshakes in flight at once")
     ap.add_argument("--threads", type=int, default=0, help="the hub's --threads (0: its default)")
     ap.add_argument("--store", choices=("redis", "sqlite"), default="redis")
+    ap.add_argument("--hub-arg", action="append", default=[], help="one more flag for the hub (repeatable)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--keep", action="store_true", help="keep the scratch dir (logs, store)")
     return ap.parse_args()
@@ -122,7 +123,7 @@ class Redis:
 
 
 class Hub:
-    def __init__(self, binary, work, threads, redis):
+    def __init__(self, binary, work, threads, redis, extra):
         self.binary = binary = os.path.abspath(binary)
         self.redis = redis
         self.out_path = os.path.join(work, "hub.out")
@@ -152,6 +153,7 @@ class Hub:
                      "--redis-pool", str(REDIS_POOL)]
         else:
             args += ["--store", f"sqlite:{work}/sessions.db"]
+        args += extra
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
@@ -311,9 +313,9 @@ class Soak:
             tab.close(how)
 
             def back(tab=tab, slot=slot):
-                tab.going = False
                 if tab.state != T.Tab.CLOSED:  # a clean close still waiting for its answer
                     tab._teardown(1001, "closed by the tab")
+                tab.going = False
                 if slot.state != "active":
                     return
                 tab.churning = True
@@ -658,7 +660,7 @@ def main():
            f"{a.churn_per_s}/s, logouts {a.logouts_per_s}/s, against {a.binary} on {a.store}")
     redis = Redis(work) if a.store == "redis" else None
     try:
-        hub = Hub(a.binary, work, a.threads, redis)
+        hub = Hub(a.binary, work, a.threads, redis, a.hub_arg)
     except BaseException:
         if redis:
             redis.stop()
