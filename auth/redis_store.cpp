@@ -3,6 +3,7 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -252,6 +253,13 @@ struct redis_store::connection {
     index_loaded = false;
   }
   [[nodiscard]] bool usable() const { return ctx != nullptr && ctx->err == 0; }
+  // A connection at rest has nothing to read. Readable (Redis closed it: it restarted, or
+  // dropped idle clients) or in error, a command sent on it would fail, and a write is not
+  // retried: it is made anew first instead.
+  [[nodiscard]] bool stale() const {
+    pollfd p{ctx->fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) != 0;
+  }
 };
 
 // One connection for the length of a call; back into the pool at the end.
@@ -270,7 +278,7 @@ class redis_store::lease {
       store_.note_error("no free connection within the timeout (--redis-pool)");
       return false;
     }
-    if (c_->usable()) return true;
+    if (c_->usable() && !c_->stale()) return true;
     c_->drop();
     const auto& o = store_.options_;
     timeval tv{};

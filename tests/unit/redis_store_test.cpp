@@ -1,7 +1,8 @@
 // redis_store's own tests (the shared contract is store_contract_test.cpp), against a real
 // redis-server: two stores as two replicas racing on one session, TTLs on every key,
 // binary hashes, fail-closed within the timeout when Redis is down or hung and recovery
-// without reopening, AUTH, database selection, URL parsing.
+// without reopening (a write right after a restart included), AUTH, database selection,
+// URL parsing.
 #include "auth/redis_store.hpp"
 
 #include <gtest/gtest.h>
@@ -145,6 +146,25 @@ TEST(RedisStore, ADownRedisFailsClosedWithinTheTimeoutAndRecoversWithoutReopenin
   EXPECT_EQ(store.get("s1").status, store_status::not_found);
   EXPECT_EQ(store.create(s, record_for(s, "rt0")), store_status::ok);
   EXPECT_EQ(store.get("s1").status, store_status::ok);
+}
+
+TEST(RedisStore, AWriteAfterARedisRestartIsNotRefusedOnAConnectionTheOldServerClosed) {
+  redis_server redis;
+  auto o = options_for(redis);
+  o.pool = 1;  // the one pooled connection is the one the restart leaves behind
+  redis_store store(o);
+  const session s = live_session("s1");
+  ASSERT_EQ(store.create(s, record_for(s, "rt0")), store_status::ok);
+  // No call while Redis is away: the pooled connection still looks usable afterwards.
+  redis.stop();
+  redis.start();
+  const session t = live_session("s2");
+  EXPECT_EQ(store.create(t, record_for(t, "rt1")), store_status::ok) << store.last_error();
+  EXPECT_EQ(store.get("s2").status, store_status::ok);
+  // And again (the test server keeps nothing: s1 can be created anew).
+  redis.stop();
+  redis.start();
+  EXPECT_EQ(store.create(s, record_for(s, "rt0")), store_status::ok) << store.last_error();
 }
 
 TEST(RedisStore, AHungRedisFailsClosedWithinTheTimeout) {
