@@ -14,11 +14,13 @@ namespace shub {
 
 struct config {
   // --- listener -----------------------------------------------------------------------
-  std::string listen = "127.0.0.1:8080";      // loopback by default: exposing it is a choice
-  int threads = 0;                            // 0 = one worker per core
-  std::string tls_cert, tls_key;              // both set: HTTPS/WSS only (SIGHUP re-reads them)
-  std::int64_t tls_handshake_timeout_s = 10;  // a TLS handshake must end within this (slowloris)
-  std::vector<std::string> allowed_origins;   // browser origins; none = every origin refused
+  std::string listen = "127.0.0.1:8080";     // loopback by default: exposing it is a choice
+  int threads = 0;                           // 0 = one worker per core
+  std::string tls_cert, tls_key;             // both set: HTTPS/WSS
+  std::vector<std::string> allowed_origins;  // browser origins; none = every origin refused
+
+  // --- TLS (--tls-cert and --tls-key: HTTPS and WSS only; SIGHUP re-reads both) ----------
+  std::int64_t tls_handshake_timeout_s = 10;  // a handshake must end within this (slowloris)
 
   // --- store --------------------------------------------------------------------------
   std::string store = "sqlite:./data/sessionhub.db";

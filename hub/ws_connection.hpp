@@ -110,6 +110,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   void tls_flush();
   void on_tls_written(boost::system::error_code ec);
   void tls_close();
+  void tls_drain();
   void tls_shutdown_send();
   [[nodiscard]] std::size_t tls_in_flight() const;
   // Runs `work` on the blocking pool, then `done(result)` back on this connection's

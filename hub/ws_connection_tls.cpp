@@ -116,14 +116,33 @@ void ws_connection::tls_close() {
     tcp.close();
     return;
   }
-  // close_notify without waiting for the peer's (it may never come): marked as received, the
-  // shutdown only writes. The read still pending ends when the socket closes.
+  // The close after the WebSocket's closing handshake, as a TLS peer expects it: our
+  // close_notify, then our FIN, then whatever the peer still sends (its own close_notify) read
+  // and dropped until its FIN, so that closing never meets unread data and turns into a
+  // reset the peer may see before our close_notify. All of it within close_notify_timeout.
+  // The pending TLS read goes first (it ends with operation_aborted); marked as received, the
+  // peer's close_notify is not waited for by the shutdown, which then only writes.
+  error_code ignored;
+  tcp.socket().cancel(ignored);
   SSL* ssl = t.stream.native_handle();
   SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
   tcp.expires_after(close_notify_timeout);
-  t.stream.async_shutdown([self = shared_from_this()](error_code) {
-    beast::get_lowest_layer(self->tls_->stream).close();
+  t.stream.async_shutdown([self = shared_from_this()](error_code ec) {
+    auto& socket = beast::get_lowest_layer(self->tls_->stream);
+    if (ec) return socket.close();
+    error_code e;
+    socket.socket().shutdown(net::ip::tcp::socket::shutdown_send, e);
+    self->tls_drain();
   });
+}
+
+void ws_connection::tls_drain() {
+  beast::get_lowest_layer(tls_->stream)
+      .async_read_some(
+          net::buffer(tls_->in), [self = shared_from_this()](error_code ec, std::size_t) {
+            if (ec) return beast::get_lowest_layer(self->tls_->stream).close();  // FIN, or the time
+            self->tls_drain();
+          });
 }
 
 }  // namespace shub
