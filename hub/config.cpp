@@ -33,7 +33,9 @@ po::options_description describe(config& c, std::string& config_file) {
     ("listen", with_default(&c.listen), "HTTP + WebSocket listener host:port (port 0 picks one)")
     ("threads", with_default(&c.threads), "worker threads (0 = number of cores)")
     ("tls-cert", with_default(&c.tls_cert), "PEM certificate chain: serve HTTPS/WSS")
-    ("tls-key", with_default(&c.tls_key), "PEM private key of --tls-cert")
+    ("tls-key", with_default(&c.tls_key), "PEM private key of --tls-cert (SIGHUP re-reads both)")
+    ("tls-handshake-timeout-s", with_default(&c.tls_handshake_timeout_s),
+     "TLS: close a connection whose handshake has not ended by then")
     ("allowed-origin", repeatable(&c.allowed_origins),
      "allowed browser origin (repeatable; '*' only for development)")
     ("store", with_default(&c.store),
@@ -149,6 +151,7 @@ std::string validate(const config& c) {
   if (c.cookie_samesite != "Strict" && c.cookie_samesite != "Lax" && c.cookie_samesite != "None")
     return "--cookie-samesite must be Strict, Lax or None";
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
+  if (c.tls_handshake_timeout_s < 1) return "--tls-handshake-timeout-s must be positive";
   if (c.cluster_heartbeat_ms < 10 || c.cluster_peer_timeout_ms <= c.cluster_heartbeat_ms ||
       c.cluster_recheck_s < 1 || c.cluster_hwm < 1 || c.cluster_max_message_bytes < 1024)
     return "cluster limits: --cluster-heartbeat-ms >= 10, --cluster-peer-timeout-ms larger, "

@@ -19,6 +19,9 @@ struct config {
   std::string tls_cert, tls_key;             // both set: HTTPS/WSS
   std::vector<std::string> allowed_origins;  // browser origins; none = every origin refused
 
+  // --- TLS (--tls-cert and --tls-key: HTTPS and WSS only; SIGHUP re-reads both) ----------
+  std::int64_t tls_handshake_timeout_s = 10;  // a handshake must end within this (slowloris)
+
   // --- store --------------------------------------------------------------------------
   std::string store = "sqlite:./data/sessionhub.db";
   int store_threads = 4;  // blocking store + signing work runs here, off the network threads

@@ -6,12 +6,14 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "auth/session_service.hpp"
 #include "log.hpp"
 #include "ws_connection.hpp"
+#include "ws_tls.hpp"
 #include "ws_wire.hpp"
 
 namespace shub {
@@ -19,33 +21,100 @@ namespace shub {
 namespace beast = boost::beast;
 namespace net = boost::asio;
 
-http_session::http_session(net::ip::tcp::socket&& socket, worker& w, hub_state& hub,
-                           const router& routes, bool loopback_plain, std::string client_ip)
-    : stream_(std::move(socket)),
+namespace {
+// How long a TLS close may take to write its close_notify before the socket is just closed.
+constexpr auto tls_close_timeout = std::chrono::seconds(2);
+}  // namespace
+
+template <class Stream>
+http_session<Stream>::http_session(net::ip::tcp::socket&& socket, tls_context_ptr tls, worker& w,
+                                   hub_state& hub, const router& routes, bool loopback_plain,
+                                   std::string client_ip)
+    : stream_(open(std::move(socket), tls.get())),
       worker_(w),
       hub_(hub),
       routes_(routes),
       client_ip_(std::move(client_ip)),
-      loopback_plain_(loopback_plain) {}
-
-void http_session::run() {
-  net::dispatch(stream_.get_executor(),
-                beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+      loopback_plain_(loopback_plain) {
+  if constexpr (is_tls) tls_ = std::move(tls);
 }
 
-void http_session::do_read() {
+template <class Stream>
+Stream http_session<Stream>::open(net::ip::tcp::socket&& socket, net::ssl::context* ctx) {
+  if constexpr (is_tls) {
+    return Stream(std::move(socket), *ctx);
+  } else {
+    (void)ctx;
+    return Stream(std::move(socket));
+  }
+}
+
+template <class Stream>
+void http_session<Stream>::run() {
+  if constexpr (is_tls) {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&http_session::do_handshake, this->shared_from_this()));
+  } else {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&http_session::do_read, this->shared_from_this()));
+  }
+}
+
+template <class Stream>
+void http_session<Stream>::do_handshake() {
+  if constexpr (is_tls) {
+    // A client that opens the connection and then says nothing, or dribbles its ClientHello,
+    // holds a descriptor: the handshake has its own deadline.
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::seconds(hub_.cfg.tls_handshake_timeout_s));
+    stream_.async_handshake(
+        net::ssl::stream_base::server,
+        beast::bind_front_handler(&http_session::on_handshake, this->shared_from_this()));
+  }
+}
+
+template <class Stream>
+void http_session<Stream>::on_handshake(beast::error_code ec) {
+  if constexpr (is_tls) {
+    if (!ec) return do_read();
+    // A peer that left without a word (a port probe, a TCP health check) is worth a debug
+    // line only; plain HTTP, an old protocol version, no shared cipher, a timeout: info.
+    const bool left = ec == net::error::eof || ec == net::ssl::error::stream_truncated ||
+                      ec == net::error::connection_reset;
+    log::line(left ? log::level::debug : log::level::info, "tls_handshake_failed")
+        .str("ip", client_ip_)
+        .str("reason", ec == beast::error::timeout ? std::string("timeout") : ec.message())
+        .emit();
+    beast::get_lowest_layer(stream_).close();
+  } else {
+    (void)ec;
+  }
+}
+
+template <class Stream>
+void http_session<Stream>::do_read() {
   parser_.emplace();
   parser_->body_limit(static_cast<std::uint64_t>(hub_.cfg.max_body_bytes));
   parser_->header_limit(static_cast<std::uint32_t>(hub_.cfg.max_header_bytes));
-  stream_.expires_after(std::chrono::seconds(hub_.cfg.http_timeout_s));
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(hub_.cfg.http_timeout_s));
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+                   beast::bind_front_handler(&http_session::on_read, this->shared_from_this()));
 }
 
-void http_session::on_read(beast::error_code ec, std::size_t) {
+template <class Stream>
+void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
       ec == beast::error::timeout || ec == net::error::connection_reset) {
     return do_close();
+  }
+  if constexpr (is_tls) {
+    // The TLS layer failed (a bad record, a peer that left without close_notify): nothing
+    // can be answered on it.
+    if (ec == net::ssl::error::stream_truncated ||
+        ec.category() == net::error::get_ssl_category()) {
+      log::debug("tls_read_failed").str("ip", client_ip_).str("error", ec.message()).emit();
+      return beast::get_lowest_layer(stream_).close();
+    }
   }
   hub_.requests_in_flight.fetch_add(1);  // until its answer is written (on_write)
   if (ec) {
@@ -67,7 +136,8 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
   handle(std::make_shared<http_request>(parser_->release()));
 }
 
-void http_session::handle(std::shared_ptr<http_request> req) {
+template <class Stream>
+void http_session<Stream>::handle(std::shared_ptr<http_request> req) {
   hub_.stats.http_requests.add();
   const std::string_view target = req->target();
   const auto qmark = target.find('?');
@@ -110,7 +180,7 @@ void http_session::handle(std::shared_ptr<http_request> req) {
   if (r->where == run_on::network) {
     return send(r->handler(*ctx), *req);
   }
-  net::post(hub_.pool, [self = shared_from_this(), req, ctx, r] {
+  net::post(hub_.pool, [self = this->shared_from_this(), req, ctx, r] {
     http_response res;
     try {
       res = r->handler(*ctx);
@@ -124,7 +194,8 @@ void http_session::handle(std::shared_ptr<http_request> req) {
   });
 }
 
-void http_session::upgrade(std::shared_ptr<http_request> req, std::string_view path) {
+template <class Stream>
+void http_session<Stream>::upgrade(std::shared_ptr<http_request> req, std::string_view path) {
   if (path != "/v1/ws") return send(problem(http::status::not_found, "not_found"), *req);
   // RFC 6455 §4.2.1's fields (method, Upgrade and Connection were checked by is_upgrade).
   const auto field = [&](http::field f) -> std::optional<std::string_view> {
@@ -188,12 +259,22 @@ void http_session::upgrade(std::shared_ptr<http_request> req, std::string_view p
   // Bytes the client sent after its request (its first frames) were read with it.
   std::string early = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
-  auto conn = std::make_shared<ws_connection>(stream_.release_socket(), worker_, hub_, client_ip_,
-                                              std::move(did), fresh);
+  std::shared_ptr<ws_connection> conn;
+  if constexpr (is_tls) {
+    // The TLS session goes with the connection; its own socket member stays unopened.
+    conn = std::make_shared<ws_connection>(
+        net::ip::tcp::socket(worker_.context()),
+        std::make_unique<ws_tls>(std::move(stream_), std::move(tls_)), worker_, hub_, client_ip_,
+        std::move(did), fresh);
+  } else {
+    conn = std::make_shared<ws_connection>(stream_.release_socket(), nullptr, worker_, hub_,
+                                           client_ip_, std::move(did), fresh);
+  }
   conn->start(*req, std::move(early));
 }
 
-void http_session::add_cors(http_response& res, const http_request& req) const {
+template <class Stream>
+void http_session<Stream>::add_cors(http_response& res, const http_request& req) const {
   const auto it = req.find(http::field::origin);
   if (it == req.end()) return;
   if (res.find(http::field::vary) == res.end()) res.set(http::field::vary, "Origin");
@@ -202,7 +283,8 @@ void http_session::add_cors(http_response& res, const http_request& req) const {
   res.set(http::field::access_control_allow_credentials, "true");
 }
 
-void http_session::send(http_response res, const http_request& req) {
+template <class Stream>
+void http_session<Stream>::send(http_response res, const http_request& req) {
   const bool close = !req.keep_alive() || hub_.draining.load() ||
                      res.result() == http::status::payload_too_large ||
                      res.result() == http::status::bad_request;
@@ -220,19 +302,36 @@ void http_session::send(http_response res, const http_request& req) {
   }
   auto shared = std::make_shared<http_response>(std::move(res));
   http::async_write(stream_, *shared,
-                    [self = shared_from_this(), shared, close](
+                    [self = this->shared_from_this(), shared, close](
                         beast::error_code ec, std::size_t n) { self->on_write(close, ec, n); });
 }
 
-void http_session::on_write(bool close, beast::error_code ec, std::size_t) {
+template <class Stream>
+void http_session<Stream>::on_write(bool close, beast::error_code ec, std::size_t) {
   hub_.requests_in_flight.fetch_sub(1);
   if (ec || close) return do_close();
   do_read();
 }
 
-void http_session::do_close() {
-  beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+template <class Stream>
+void http_session<Stream>::do_close() {
+  if constexpr (is_tls) {
+    // close_notify, so the client knows the response is whole, without waiting for the
+    // client's own (it may never send one): marked as received, the shutdown only writes.
+    auto& tcp = beast::get_lowest_layer(stream_);
+    tcp.expires_after(tls_close_timeout);
+    SSL_set_shutdown(stream_.native_handle(),
+                     SSL_get_shutdown(stream_.native_handle()) | SSL_RECEIVED_SHUTDOWN);
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+      beast::get_lowest_layer(self->stream_).close();
+    });
+  } else {
+    beast::error_code ec;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  }
 }
+
+template class http_session<beast::tcp_stream>;
+template class http_session<tls_stream>;
 
 }  // namespace shub

@@ -53,11 +53,11 @@ class send_queue {
   [[nodiscard]] bool empty() const { return head_ == frames_.size(); }
   [[nodiscard]] std::size_t size() const { return frames_.size() - head_; }
   [[nodiscard]] std::size_t bytes() const { return bytes_; }
-  // Drops every queued frame but, when `keep_front`, the first (partly written already).
+  // Drops every queued frame but the first `keep` (being written already).
   // Returns how many of the dropped frames were events (published_us != 0).
-  std::size_t drop_pending(bool keep_front) {
+  std::size_t drop_pending(std::size_t keep) {
     std::size_t events = 0;
-    while (size() > (keep_front ? 1u : 0u)) {
+    while (size() > keep) {
       const queued_frame& f = frames_.back();
       events += f.published_us != 0 ? 1 : 0;
       bytes_ -= f.data ? f.data->size() : 0;
@@ -66,7 +66,7 @@ class send_queue {
     if (empty()) reset_storage();
     return events;
   }
-  void clear() { (void)drop_pending(false); }
+  void clear() { (void)drop_pending(0); }
 
  private:
   void reset_storage() {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +29,7 @@
 #include "log.hpp"
 #include "signing_keys.hpp"
 #include "timed_store.hpp"
+#include "tls.hpp"
 #include "worker.hpp"
 #include "ws_wire.hpp"
 
@@ -129,19 +131,12 @@ void sweep_session_timers(hub_state& hub) {
 int run_server(const config& cfg) {
   log::level lvl{};
   if (log::parse_level(cfg.log_level, lvl)) log::set_min_level(lvl);
-  // Options of features this build does not have yet are refused, never silently ignored:
-  // an operator who asked for TLS must not get a plain-HTTP replica.
-  if (!cfg.tls_cert.empty()) {
-    log::error("startup_failed")
-        .str("error", "--tls-cert (TLS) is not available in this build")
-        .emit();
-    return 1;
-  }
-
   std::unique_ptr<hub_state> hub;
   net::ip::tcp::endpoint at;
+  std::optional<tls_contexts> tls;  // both --tls-cert and --tls-key: HTTPS and WSS only
   try {
     at = parse_listen(cfg.listen);
+    if (!cfg.tls_cert.empty()) tls.emplace(cfg.tls_cert, cfg.tls_key);
     // The store first: it makes the directory a generated key is kept in.
     auto store = open_store(cfg);
     auto keys = load_signing_keys(cfg);
@@ -150,6 +145,7 @@ int run_server(const config& cfg) {
     log::error("startup_failed").str("error", e.what()).emit();
     return 1;
   }
+  // TLS counts as secure: cookies lose Secure only on plain HTTP over loopback.
   const bool loopback_plain = at.address().is_loopback() && cfg.tls_cert.empty();
   hub->cookies.secure = !loopback_plain;
 
@@ -183,13 +179,28 @@ int run_server(const config& cfg) {
     accept = std::make_unique<listener>(
         main_ctx, contexts, at,
         [&](net::ip::tcp::socket&& s, std::size_t index, const net::ip::tcp::endpoint& peer) {
-          std::make_shared<http_session>(std::move(s), *workers[index], *hub, routes,
-                                         loopback_plain, peer.address().to_string())
+          if (tls) {
+            // The context of the moment: a reload serves the next connection, not this one.
+            std::make_shared<tls_http_session>(std::move(s), tls->current(), *workers[index], *hub,
+                                               routes, loopback_plain, peer.address().to_string())
+                ->run();
+            return;
+          }
+          std::make_shared<plain_http_session>(std::move(s), nullptr, *workers[index], *hub, routes,
+                                               loopback_plain, peer.address().to_string())
               ->run();
         });
   } catch (const std::exception& e) {
     log::error("startup_failed").str("error", std::string("listen: ") + e.what()).emit();
     return 1;
+  }
+  if (tls) {
+    const auto cert = describe_certificate(*tls->current());
+    log::info("tls_enabled")
+        .str("subject", cert.subject)
+        .str("serial", cert.serial)
+        .str("not_after", cert.not_after)
+        .emit();
   }
   hub->replica_id =
       cfg.replica_id.empty() ? host_name() + ":" + std::to_string(accept->port()) : cfg.replica_id;
@@ -242,6 +253,21 @@ int run_server(const config& cfg) {
     stop_requested = true;
     stop_cv.notify_all();
   });
+  // SIGHUP re-reads the TLS certificate and key (on the pool: it reads files); it never
+  // stops or drains the hub, with or without TLS.
+  std::optional<net::signal_set> hangups(std::in_place, main_ctx, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangups->async_wait([&](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      log::info("signal")
+          .num("signal", signo)
+          .str("action", tls ? "tls_reload" : "none (no TLS to reload)")
+          .emit();
+      if (tls) net::post(hub->pool, [&tls] { tls->reload(); });
+      wait_hangup();
+    });
+  };
+  wait_hangup();
 
   std::optional<periodic> purge(std::in_place, main_ctx, purge_every, [&hub] {
     net::post(hub->pool, [&hub] {
@@ -274,6 +300,7 @@ int run_server(const config& cfg) {
       .str("store", std::string(hub->store->kind()))
       .str("kid", hub->keys.signer()->kid())
       .num("threads", n_workers)
+      .flag("tls", tls.has_value())
       .num("open_files", static_cast<std::int64_t>(open_files))
       .emit();
 
@@ -318,6 +345,7 @@ int run_server(const config& cfg) {
   recheck.reset();
   accept.reset();
   signals.reset();
+  hangups.reset();
   purge.reset();
   timers.reset();
   const std::int64_t left = hub->requests_in_flight.load();

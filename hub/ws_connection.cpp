@@ -12,12 +12,14 @@
 #include <random>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 #include "auth/clock.hpp"
 #include "cookies.hpp"
 #include "hub_state.hpp"
 #include "log.hpp"
 #include "worker.hpp"
+#include "ws_tls.hpp"
 
 namespace shub {
 
@@ -71,9 +73,11 @@ bool offers_subprotocol(const http_request& req, std::string_view name) {
 
 }  // namespace
 
-ws_connection::ws_connection(net::ip::tcp::socket&& socket, worker& w, hub_state& hub,
-                             std::string client_ip, std::string device_id, bool device_fresh)
+ws_connection::ws_connection(net::ip::tcp::socket&& socket, std::unique_ptr<ws_tls> tls, worker& w,
+                             hub_state& hub, std::string client_ip, std::string device_id,
+                             bool device_fresh)
     : socket_(std::move(socket)),
+      tls_(std::move(tls)),
       parser_(static_cast<std::uint64_t>(hub.cfg.ws_max_frame_bytes)),
       queue_(static_cast<std::size_t>(hub.cfg.ws_queue_frames),
              static_cast<std::size_t>(hub.cfg.ws_queue_bytes)),
@@ -122,6 +126,7 @@ void ws_connection::start(const http_request& req, std::string early) {
 // ---- reading ---------------------------------------------------------------------------
 
 void ws_connection::wait_readable() {
+  if (tls_) return tls_read();
   socket_.async_wait(net::ip::tcp::socket::wait_read,
                      [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
 }
@@ -152,7 +157,7 @@ void ws_connection::read_failed(error_code ec) {
   // Closed here (aborted), or the peer went away or reset without a closing handshake: the
   // usual ends need no log line.
   if (ec != net::error::operation_aborted && ec != net::error::eof &&
-      ec != net::error::connection_reset) {
+      ec != net::error::connection_reset && ec != net::ssl::error::stream_truncated) {
     log::debug("ws_read_failed").str("ip", ip_).str("sid", sid_).str("error", ec.message()).emit();
   }
   teardown();
@@ -272,6 +277,7 @@ void ws_connection::schedule_flush() {
 
 void ws_connection::flush() {
   if (waiting_writable_ || phase_ == phase::closed) return;
+  if (tls_) return tls_flush();
   std::array<iovec, max_gather> iov;
   while (!queue_.empty()) {
     const std::size_t n = std::min(queue_.size(), max_gather);
@@ -301,7 +307,7 @@ void ws_connection::flush() {
           .str("sid", sid_)
           .str("error", ec.message())
           .emit();
-      hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(false)));
+      hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(0)));
       return teardown();
     }
     const std::int64_t now = now_us();
@@ -345,6 +351,7 @@ void ws_connection::written_out() {
     case after_close::linger: {
       // After a violation: stop sending, read and discard until the peer closes, so its
       // unread bytes do not turn our close into a reset that loses the close frame.
+      if (tls_) return tls_shutdown_send();
       error_code ignored;
       socket_.shutdown(net::ip::tcp::socket::shutdown_send, ignored);
       return;
@@ -358,8 +365,9 @@ void ws_connection::send_close(std::uint16_t code, std::string_view reason, afte
   phase_ = phase::closing;
   after_close_ = then;
   closing_since_ms_ = now_ms();
-  // Frames not yet started are dropped; one partly written must be finished first.
-  hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(front_written_ > 0)));
+  // Frames not yet started are dropped; those being written must be finished first.
+  const std::size_t started = tls_ ? tls_in_flight() : (front_written_ > 0 ? 1 : 0);
+  hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(started)));
   const std::string payload =
       code == ws::code::no_status ? std::string() : ws::close_payload(code, reason);
   queue_.push_always(frame(ws::opcode::close, payload));
@@ -428,8 +436,9 @@ void ws_connection::teardown() {
   if (counted_auth_) hub_.stats.connections_authenticated.sub();
   if (counted_watch_) hub_.stats.connections_watching.sub();
   counted_auth_ = counted_watch_ = false;
-  const auto lost = queue_.drop_pending(false);
+  const auto lost = queue_.drop_pending(0);
   hub_.stats.events_dropped.add(static_cast<std::int64_t>(lost));
+  if (tls_) return tls_close();
   error_code ec;
   socket_.close(ec);  // pending waits end with operation_aborted and let go of this object
 }

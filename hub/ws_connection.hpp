@@ -8,6 +8,10 @@
 // result back here, so all of this object's state is touched by its worker's thread only.
 // Owns itself through shared_from_this(); the worker's channel index, connection set and
 // flush list hold raw pointers that teardown() removes, again on the worker's thread.
+// A connection from the TLS listener holds a ws_tls (ws_tls.hpp) and does its reads, writes
+// and close through it (ws_connection_tls.cpp); everything else — the parser, the queue and
+// its bound, the closing handshake — is the same code. The plain path pays one test of the
+// null pointer where it reads, writes and closes.
 #pragma once
 
 #include <cstdint>
@@ -37,12 +41,16 @@ inline constexpr std::uint16_t slow_or_limited = 4009;
 inline constexpr std::uint16_t session_ended = 4010;
 }  // namespace close_code
 
+struct ws_tls;
+
 class ws_connection : public std::enable_shared_from_this<ws_connection>, private ws::frame_sink {
  public:
   static constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
 
-  ws_connection(boost::asio::ip::tcp::socket&& socket, worker& w, hub_state& hub,
-                std::string client_ip, std::string device_id, bool device_fresh);
+  // `tls`: the TLS session of a WSS connection (then `socket` is an unopened one); null on
+  // the plain path.
+  ws_connection(boost::asio::ip::tcp::socket&& socket, std::unique_ptr<ws_tls> tls, worker& w,
+                hub_state& hub, std::string client_ip, std::string device_id, bool device_fresh);
   ~ws_connection();
 
   // Answers the upgrade `req` (already checked: path, handshake fields, Origin, limits) and
@@ -64,9 +72,10 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
 
  private:
   friend class worker;
-  enum class phase { waiting, authenticated, watching, closing, closed };
+  // One byte each: room for tls_ without growing the object.
+  enum class phase : std::uint8_t { waiting, authenticated, watching, closing, closed };
   // What happens once the queue is written out while closing.
-  enum class after_close { wait_for_peer, close_socket, linger };
+  enum class after_close : std::uint8_t { wait_for_peer, close_socket, linger };
 
   void wait_readable();
   void on_readable(boost::system::error_code ec);
@@ -95,6 +104,15 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   void send_close(std::uint16_t code, std::string_view reason, after_close then);
   void subscribe(std::string channel);
   void teardown();
+  // The TLS transport (ws_connection_tls.cpp).
+  void tls_read();
+  void on_tls_read(boost::system::error_code ec, std::size_t n);
+  void tls_flush();
+  void on_tls_written(boost::system::error_code ec);
+  void tls_close();
+  void tls_drain();
+  void tls_shutdown_send();
+  [[nodiscard]] std::size_t tls_in_flight() const;
   // Runs `work` on the blocking pool, then `done(result)` back on this connection's
   // thread — unless the connection started closing meanwhile.
   template <class Work, class Done>
@@ -111,6 +129,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   }
 
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<ws_tls> tls_;  // WSS only
   ws::frame_parser parser_;
   send_queue queue_;
   std::size_t front_written_ = 0;  // bytes of the queue's front already on the wire
@@ -123,7 +142,7 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   bool did_fresh_;
   phase phase_ = phase::waiting;
   after_close after_close_ = after_close::wait_for_peer;
-  bool waiting_writable_ = false;  // the socket was full; a wait for room is pending
+  bool waiting_writable_ = false;  // the socket was full (a wait for room), or a TLS write is out
   bool parser_failed_ = false;     // a protocol violation: what follows is not parsed
   bool torn_down_ = false;
   bool attached_ = false;                // counted in the session's timers

@@ -1,19 +1,27 @@
-// harness_ws: a browser tab as a WebSocket client with its own I/O thread (Beast).
+// harness_ws: a browser tab as a WebSocket client with its own I/O thread (Beast), over a
+// plain socket or over TLS (WSS).
 #include "harness_ws.hpp"
 
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "tls_client.hpp"
 
 namespace shub::itest {
 
@@ -22,10 +30,9 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace websocket = beast::websocket;
 
+// What a tab keeps, whatever its transport.
 struct ws_tab::impl {
   net::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws{ioc};
-  beast::flat_buffer buf;
   std::thread thread;
   std::mutex mutex;
   std::condition_variable cv;
@@ -36,8 +43,30 @@ struct ws_tab::impl {
   int close = 0;
   std::string reason;
   std::chrono::steady_clock::time_point last_frame{};
+  std::optional<tls_session_info> tls;
 
-  void read() {
+  virtual ~impl() = default;
+  virtual void read() = 0;
+  virtual void write() = 0;
+  virtual void cancel() = 0;  // the pending read and write end; the TCP connection stays
+};
+
+namespace {
+
+// The opening handshake's limit: a hub that accepts the TCP connection and then says
+// nothing (stopped, or its loop wedged) fails the constructor instead of hanging the test.
+constexpr auto handshake_timeout = 5s;
+
+template <class Next>
+struct tab_impl final : ws_tab::impl {
+  std::shared_ptr<net::ssl::context> ctx;  // TLS only; before the stream that uses it
+  websocket::stream<Next> ws;
+  beast::flat_buffer buf;
+
+  tab_impl() requires(!std::is_same_v<Next, beast::ssl_stream<beast::tcp_stream>>) : ws(ioc) {}
+  explicit tab_impl(std::shared_ptr<net::ssl::context> c) : ctx(std::move(c)), ws(ioc, *ctx) {}
+
+  void read() override {
     ws.async_read(buf, [this](beast::error_code ec, std::size_t) {
       std::lock_guard lock(mutex);
       if (ec == net::error::operation_aborted && stalled) return;  // stall(): silent, still open
@@ -54,7 +83,7 @@ struct ws_tab::impl {
       if (!stalled) read();
     });
   }
-  void write() {
+  void write() override {
     if (out.empty()) {
       writing = false;
       return;
@@ -71,29 +100,41 @@ struct ws_tab::impl {
       write();
     });
   }
+
+  void cancel() override {
+    beast::error_code ec;
+    beast::get_lowest_layer(ws).socket().cancel(ec);
+  }
+
+  // Connects, then the TLS handshake (WSS) and the WebSocket one, each with a deadline; the
+  // I/O thread starts after. Throws with the reason.
+  void open(int port, const std::string& origin, const std::string& cookie, int recv_buffer_bytes,
+            const tls_client_options* tls_options);
 };
 
-// The opening handshake's limit: a hub that accepts the TCP connection and then says
-// nothing (stopped, or its loop wedged) fails the constructor instead of hanging the test.
-constexpr auto handshake_timeout = 5s;
-
-ws_tab::ws_tab(int port, std::string origin, std::string cookie, int recv_buffer_bytes)
-    : impl_(std::make_unique<impl>()) {
-  auto& stream = beast::get_lowest_layer(impl_->ws);
+template <class Next>
+void tab_impl<Next>::open(int port, const std::string& origin, const std::string& cookie,
+                          int recv_buffer_bytes, const tls_client_options* tls_options) {
+  constexpr bool secure = !std::is_same_v<Next, beast::tcp_stream>;
+  auto& stream = beast::get_lowest_layer(ws);
   stream.socket().open(net::ip::tcp::v4());
   if (recv_buffer_bytes > 0)  // before connecting, so that the window is sized by it
     stream.socket().set_option(net::socket_base::receive_buffer_size(recv_buffer_bytes));
-  impl_->ws.set_option(
-      websocket::stream_base::decorator([origin, cookie](websocket::request_type& r) {
-        if (!origin.empty()) r.set(bhttp::field::origin, origin);
-        if (!cookie.empty()) r.set(bhttp::field::cookie, cookie);
-        r.set(bhttp::field::sec_websocket_protocol, "sessionhub.v1");
-      }));
+  if constexpr (secure) {
+    ws.next_layer().set_verify_callback(net::ssl::host_name_verification(tls_options->host));
+  } else {
+    (void)tls_options;
+  }
+  ws.set_option(websocket::stream_base::decorator([origin, cookie](websocket::request_type& r) {
+    if (!origin.empty()) r.set(bhttp::field::origin, origin);
+    if (!cookie.empty()) r.set(bhttp::field::cookie, cookie);
+    r.set(bhttp::field::sec_websocket_protocol, "sessionhub.v1");
+  }));
   websocket::stream_base::timeout limits{};
   limits.handshake_timeout = handshake_timeout;
   limits.idle_timeout = websocket::stream_base::none();
   limits.keep_alive_pings = false;
-  impl_->ws.set_option(limits);
+  ws.set_option(limits);
 
   // Connect and handshake on this thread, each with a deadline; the I/O thread starts after.
   // Run until the handshake ends, not until the context is idle: a refused handshake leaves
@@ -102,30 +143,62 @@ ws_tab::ws_tab(int port, std::string origin, std::string cookie, int recv_buffer
   beast::error_code ec;
   bool done = false;
   stream.expires_after(handshake_timeout);
+  const auto upgrade = [&] {
+    stream.expires_never();  // the WebSocket layer times the rest
+    ws.async_handshake(res, "127.0.0.1", "/v1/ws", [&](beast::error_code shaken) {
+      ec = shaken;
+      done = true;
+    });
+  };
   stream.async_connect({net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
                        [&](beast::error_code connected) {
-                         stream.expires_never();  // the WebSocket layer times the rest
                          if ((ec = connected)) {
                            done = true;
                            return;
                          }
-                         impl_->ws.async_handshake(res, "127.0.0.1", "/v1/ws",
-                                                   [&](beast::error_code shaken) {
-                                                     ec = shaken;
-                                                     done = true;
-                                                   });
+                         if constexpr (secure) {
+                           // The TLS handshake is under the connect's deadline too.
+                           ws.next_layer().async_handshake(
+                               net::ssl::stream_base::client, [&](beast::error_code shaken) {
+                                 if ((ec = shaken)) {
+                                   done = true;
+                                   return;
+                                 }
+                                 tls = session_info(ws.next_layer().native_handle());
+                                 upgrade();
+                               });
+                         } else {
+                           upgrade();
+                         }
                        });
-  while (!done && impl_->ioc.run_one() > 0) {
+  while (!done && ioc.run_one() > 0) {
   }
-  impl_->ioc.restart();
+  ioc.restart();
   if (ec) {
-    throw std::runtime_error("WebSocket handshake on port " + std::to_string(port) + " failed: " +
+    throw std::runtime_error(std::string(secure ? "WSS" : "WebSocket") + " handshake on port " +
+                             std::to_string(port) + " failed: " +
                              (res.result_int() != 0
                                   ? "refused with HTTP " + std::to_string(res.result_int())
                                   : ec.message()));
   }
-  impl_->read();
-  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+  read();
+  thread = std::thread([this] { ioc.run(); });
+}
+
+}  // namespace
+
+ws_tab::ws_tab(int port, std::string origin, std::string cookie, int recv_buffer_bytes) {
+  auto tab = std::make_unique<tab_impl<beast::tcp_stream>>();
+  tab->open(port, origin, cookie, recv_buffer_bytes, nullptr);
+  impl_ = std::move(tab);
+}
+
+ws_tab::ws_tab(int port, const tls_client_options& tls, std::string origin, std::string cookie,
+               int recv_buffer_bytes) {
+  auto tab =
+      std::make_unique<tab_impl<beast::ssl_stream<beast::tcp_stream>>>(make_client_context(tls));
+  tab->open(port, origin, cookie, recv_buffer_bytes, &tls);
+  impl_ = std::move(tab);
 }
 
 ws_tab::~ws_tab() {
@@ -200,10 +273,7 @@ void ws_tab::stall() {
   }
   // Cancel the pending read: Beast answers pings inside a read, and a stalled tab must
   // neither read nor pong. The TCP connection stays open.
-  net::post(impl_->ioc, [this] {
-    beast::error_code ec;
-    beast::get_lowest_layer(impl_->ws).socket().cancel(ec);
-  });
+  net::post(impl_->ioc, [this] { impl_->cancel(); });
 }
 
 std::size_t ws_tab::pending() {
@@ -214,6 +284,10 @@ std::size_t ws_tab::pending() {
 std::chrono::steady_clock::time_point ws_tab::last_frame_at() {
   std::lock_guard lock(impl_->mutex);
   return impl_->last_frame;
+}
+
+std::optional<tls_session_info> ws_tab::tls_session() const {
+  return impl_->tls;
 }
 
 std::unique_ptr<ws_tab> authed_tab(int port, const std::string& token) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "harness.hpp"
+#include "tls_client.hpp"
 
 namespace shub::itest {
 
@@ -18,6 +19,9 @@ class ws_tab {
   // Connects (handshake done) or throws with the reason, e.g. the HTTP status on refusal.
   explicit ws_tab(int port, std::string origin = test_origin, std::string cookie = {},
                   int recv_buffer_bytes = 0);
+  // Over TLS (WSS), verifying the hub against `tls.ca_file`.
+  ws_tab(int port, const tls_client_options& tls, std::string origin = test_origin,
+         std::string cookie = {}, int recv_buffer_bytes = 0);
   ~ws_tab();
   ws_tab(const ws_tab&) = delete;
   ws_tab& operator=(const ws_tab&) = delete;
@@ -38,9 +42,12 @@ class ws_tab {
   void stall();
   [[nodiscard]] std::size_t pending();
   [[nodiscard]] std::chrono::steady_clock::time_point last_frame_at();
+  // What the TLS handshake agreed on (WSS tabs only).
+  [[nodiscard]] std::optional<tls_session_info> tls_session() const;
+
+  struct impl;  // what every tab keeps; harness_ws.cpp derives one per transport
 
  private:
-  struct impl;
   std::unique_ptr<impl> impl_;
 };
 
