@@ -80,7 +80,8 @@ jwt_error check_claims(const rapidjson::Document& claims, const jwt_expectations
       if (ex.require_exp) return jwt_error::missing_claim;
       break;
     case time_claim::ok:
-      if (ex.now_s >= exp + ex.leeway_s) return jwt_error::expired;
+      // now - leeway, not exp + leeway: an exp near INT64_MAX must not overflow.
+      if (ex.now_s - ex.leeway_s >= exp) return jwt_error::expired;
   }
   switch (numeric_date(claims, "nbf", nbf)) {
     case time_claim::bad:

@@ -13,7 +13,7 @@ std::optional<verified_token> token_cache::find(std::string_view token, std::int
   std::lock_guard lock(s.mutex);
   const auto it = s.entries.find(key);
   if (it == s.entries.end()) return std::nullopt;
-  if (now_s >= it->second.exp + leeway_s) {  // as jwt_verify decides "expired"
+  if (now_s - leeway_s >= it->second.exp) {  // as jwt_verify decides "expired"
     s.entries.erase(it);
     return std::nullopt;
   }

@@ -393,7 +393,7 @@ void ws_connection::tick(std::int64_t now) {
     return fail("auth_timeout", "no auth, resume or watch frame in time", close_code::auth_timeout);
   }
   if (phase_ == phase::authenticated && token_exp_s_ > 0 &&
-      now / 1000 > token_exp_s_ + cfg.clock_leeway_s) {
+      now / 1000 - cfg.clock_leeway_s > token_exp_s_) {  // no overflow for an exp near INT64_MAX
     return fail("token_expired", "the access token expired; send a fresh one",
                 close_code::auth_failed);
   }
