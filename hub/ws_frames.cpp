@@ -22,8 +22,6 @@ namespace {
 using auth::denial;
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-constexpr std::size_t max_token_chars = 8192;
-
 std::string error_frame(std::string_view code, std::string_view message) {
   rapidjson::StringBuffer buf;
   writer w(buf);
@@ -103,6 +101,19 @@ bool ended(denial why) {
   return why == denial::revoked || why == denial::idle_expired || why == denial::absolute_expired;
 }
 
+// One line per refused token, whichever frame carried it: the JWT's own reason when it was
+// the token that failed, else the session's.
+void log_refusal(std::string_view ip, std::string_view sid, std::string_view frame,
+                 const auth::session_outcome& out) {
+  log::info("ws_auth_failed")
+      .str("ip", ip)
+      .str("sid", sid)
+      .str("frame", frame)
+      .str("reason", out.token_error != auth::jwt_error::none ? auth::to_string(out.token_error)
+                                                              : auth::to_string(out.why))
+      .emit();
+}
+
 }  // namespace
 
 void ws_connection::fail(std::string_view code, std::string_view message, std::uint16_t close) {
@@ -137,10 +148,10 @@ void ws_connection::on_frame(std::string_view text) {
 
   if (*type == "auth" || *type == "resume") {
     if (!open_for_auth || calls_in_flight_ > 0) return bad_frame("already authenticated");
+    // Any string is a token to judge (an empty or oversized one is refused with a 4001 like
+    // every other bad token); only a frame without one is malformed.
     const auto token = string_member(doc, "token");
-    if (!token || token->empty() || token->size() > max_token_chars) {
-      return bad_frame("auth needs a \"token\" string");
-    }
+    if (!token) return bad_frame("auth needs a \"token\" string");
     std::uint64_t since = 0;
     if (*type == "resume") {
       const auto v = doc.FindMember("version");
@@ -158,9 +169,7 @@ void ws_connection::on_frame(std::string_view text) {
   if (phase_ != phase::authenticated) return bad_frame("authenticate first");
   if (*type == "token") {
     const auto token = string_member(doc, "token");
-    if (!token || token->empty() || token->size() > max_token_chars) {
-      return bad_frame("token needs a \"token\" string");
-    }
+    if (!token) return bad_frame("token needs a \"token\" string");
     return start_token(std::string(*token));
   }
   if (*type == "activity") return start_activity(false);
@@ -186,6 +195,7 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
                                      std::uint64_t since) {
   if (out.ended_now) hub_.announce(out.s, logout_event(out.s, "session"));
   if (!out.ok()) {
+    log_refusal(ip_, out.s.sid, resume ? "resume" : "auth", out);
     if (resume && ended(out.why) && !out.s.sid.empty()) {
       // A tab that was away when its session ended learns it now: ready with the final
       // state, the logout it missed, then the usual 4010.
@@ -197,11 +207,6 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
                          auth::system_clock{}.now_ms()));
       return end_session();
     }
-    log::info("ws_auth_failed")
-        .str("ip", ip_)
-        .str("reason", out.token_error != auth::jwt_error::none ? auth::to_string(out.token_error)
-                                                                : auth::to_string(out.why))
-        .emit();
     return fail(refusal_code(out.why), "authentication failed", close_code::auth_failed);
   }
   if (hub_.timers.connections(out.s.sid) >= hub_.cfg.max_connections_per_session) {
@@ -246,10 +251,17 @@ void ws_connection::start_token(std::string token) {
            [this](const auth::session_outcome& out) {
              if (out.ended_now) hub_.announce(out.s, logout_event(out.s, "session"));
              if (!out.ok()) {
+               log_refusal(ip_, sid_, "token", out);
                return fail(refusal_code(out.why), "the new token was refused",
                            close_code::auth_failed);
              }
              if (out.s.sid != sid_) {
+               log::info("ws_auth_failed")
+                   .str("ip", ip_)
+                   .str("sid", sid_)
+                   .str("frame", "token")
+                   .str("reason", "another_session")
+                   .emit();
                return fail("token_mismatch", "the token belongs to another session",
                            close_code::forbidden);
              }
