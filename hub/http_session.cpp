@@ -205,6 +205,7 @@ void http_session::add_cors(http_response& res, const http_request& req) const {
 void http_session::send(http_response res, const http_request& req) {
   const bool close = !req.keep_alive() || hub_.draining.load() ||
                      res.result() == http::status::payload_too_large ||
+                     res.result() == http::status::request_header_fields_too_large ||
                      res.result() == http::status::bad_request;
   res.version(11);
   res.keep_alive(!close);
