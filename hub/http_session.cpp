@@ -47,6 +47,11 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
       ec == beast::error::timeout || ec == net::error::connection_reset) {
     return do_close();
   }
+  if (!ec && parser_->get().count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
+    // RFC 9112 §6.3: unless chunked is the final coding the body's length is unknown, and
+    // reading on would take the body for the next request (smuggling, behind a proxy).
+    ec = http::error::bad_transfer_encoding;
+  }
   hub_.requests_in_flight.fetch_add(1);  // until its answer is written (on_write)
   if (ec) {
     // The request cannot be read to its end: answer what we can and close.
