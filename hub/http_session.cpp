@@ -43,6 +43,10 @@ void http_session::do_read() {
 }
 
 void http_session::on_read(beast::error_code ec, std::size_t) {
+  if (ec == beast::error::timeout && parser_->got_some()) {
+    // Part of a request, and not the rest in --http-timeout-s: a slow or stalled client.
+    log::debug("http_timeout").str("ip", client_ip_).emit();
+  }
   if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
       ec == beast::error::timeout || ec == net::error::connection_reset) {
     return do_close();
