@@ -78,7 +78,7 @@ void http_session::on_read(beast::error_code ec, std::size_t) {
 
 void http_session::handle(std::shared_ptr<http_request> req) {
   hub_.stats.http_requests.add();
-  const std::string_view target = req->target();
+  const std::string_view target = origin_form(req->target());
   const auto qmark = target.find('?');
   const std::string_view path = target.substr(0, qmark);
   const std::string_view query =
