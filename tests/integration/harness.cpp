@@ -338,15 +338,24 @@ void log_cursor::skip_to_end() {
 }
 
 std::optional<json> log_cursor::next(std::string_view msg, std::chrono::milliseconds timeout) {
+  return next(msg, {}, {}, timeout);
+}
+
+std::optional<json> log_cursor::next(std::string_view msg, std::string_view field,
+                                     std::string_view text, std::chrono::milliseconds timeout) {
   // wait_for_log offers every stdout line to the predicate once, in order, so counting the
   // calls gives each line's index.
   std::size_t index = 0, found = 0;
   const auto line = hub_.wait_for_log(
-      [&](std::string_view text) {
+      [&](std::string_view line_text) {
         const std::size_t i = index++;
         if (i < next_line_) return false;
-        const json doc = parse_json(text);
+        const json doc = parse_json(line_text);
         if (!doc.IsObject() || json_string(doc, "msg") != msg) return false;
+        if (!field.empty() &&
+            json_string(doc, std::string(field).c_str()).value_or("").find(text) ==
+                std::string::npos)
+          return false;
         found = i;
         return true;
       },

@@ -130,6 +130,11 @@ class log_cursor {
   explicit log_cursor(hub_process& hub);
   [[nodiscard]] std::optional<json> next(std::string_view msg,
                                          std::chrono::milliseconds timeout = 3s);
+  // As next(msg), for the first such line whose string `field` contains `text` (lines of
+  // that msg before it are passed over).
+  [[nodiscard]] std::optional<json> next(std::string_view msg, std::string_view field,
+                                         std::string_view text,
+                                         std::chrono::milliseconds timeout = 3s);
   // Forgets what is unread: the next call looks only at lines printed from now on.
   void skip_to_end();
 
