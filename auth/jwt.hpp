@@ -30,7 +30,7 @@ enum class jwt_error {
   bad_signature,
   bad_typ,
   unknown_crit,
-  expired,           // exp + leeway <= now
+  expired,           // exp <= now - leeway
   not_yet_valid,     // nbf - leeway > now
   issued_in_future,  // iat - leeway > now
   bad_issuer,

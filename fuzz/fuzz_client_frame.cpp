@@ -28,8 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case client_frame_type::auth:
     case client_frame_type::resume:
     case client_frame_type::token:
-      FUZZ_CHECK(!f.error.empty() ||
-                 (!f.token.empty() && f.token.size() <= shub::client_frame::max_token_chars));
+      FUZZ_CHECK(!f.error.empty() || shub::ws::valid_utf8(f.token));
       break;
     case client_frame_type::watch:
     case client_frame_type::activity:

@@ -22,9 +22,11 @@ type type_of(std::string_view name) {
   return type::unknown;
 }
 
+// Any string is a token to judge: an empty or oversized one is refused with 4001 like every
+// other bad token (PROTOCOL §3: ready or 4001). Only a frame without one is malformed.
 bool take_token(const rapidjson::Document& doc, client_frame& f) {
   const auto token = string_member(doc, "token");
-  if (!token || token->empty() || token->size() > client_frame::max_token_chars) return false;
+  if (!token) return false;
   f.token = std::string(*token);
   return true;
 }

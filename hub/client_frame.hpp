@@ -27,11 +27,9 @@ struct client_frame {
   // whose members are wrong (no token, no numeric version, an unknown scope). The caller
   // checks the connection's phase first, as the answer to a frame out of turn says so.
   std::string_view error;
-  std::string token;                   // auth, resume, token: non-empty, at most max_token_chars
+  std::string token;                   // auth, resume, token: any string (the verifier judges it)
   std::uint64_t version = 0;           // resume: the version the tab last saw
   std::string_view scope = "session";  // logout: "session", "user" or "device"
-
-  static constexpr std::size_t max_token_chars = 8192;
 };
 
 [[nodiscard]] client_frame parse_client_frame(std::string_view text);

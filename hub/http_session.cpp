@@ -103,6 +103,10 @@ void http_session<Stream>::do_read() {
 
 template <class Stream>
 void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
+  if (ec == beast::error::timeout && parser_->got_some()) {
+    // Part of a request, and not the rest in --http-timeout-s: a slow or stalled client.
+    log::debug("http_timeout").str("ip", client_ip_).emit();
+  }
   if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
       ec == beast::error::timeout || ec == net::error::connection_reset) {
     return do_close();
@@ -115,6 +119,11 @@ void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
       log::debug("tls_read_failed").str("ip", client_ip_).str("error", ec.message()).emit();
       return beast::get_lowest_layer(stream_).close();
     }
+  }
+  if (!ec && parser_->get().count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
+    // RFC 9112 §6.3: unless chunked is the final coding the body's length is unknown, and
+    // reading on would take the body for the next request (smuggling, behind a proxy).
+    ec = http::error::bad_transfer_encoding;
   }
   hub_.requests_in_flight.fetch_add(1);  // until its answer is written (on_write)
   if (ec) {
@@ -139,7 +148,7 @@ void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
 template <class Stream>
 void http_session<Stream>::handle(std::shared_ptr<http_request> req) {
   hub_.stats.http_requests.add();
-  const std::string_view target = req->target();
+  const std::string_view target = origin_form(req->target());
   const auto qmark = target.find('?');
   const std::string_view path = target.substr(0, qmark);
   const std::string_view query =
@@ -287,6 +296,7 @@ template <class Stream>
 void http_session<Stream>::send(http_response res, const http_request& req) {
   const bool close = !req.keep_alive() || hub_.draining.load() ||
                      res.result() == http::status::payload_too_large ||
+                     res.result() == http::status::request_header_fields_too_large ||
                      res.result() == http::status::bad_request;
   res.version(11);
   res.keep_alive(!close);

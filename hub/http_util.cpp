@@ -135,6 +135,21 @@ std::string_view bearer_token(const http_request& req) {
   return v;
 }
 
+std::string_view origin_form(std::string_view target) {
+  if (target.empty() || target.front() == '/') return target;
+  const auto authority = target.find("://");
+  if (authority == std::string_view::npos) return target;
+  const std::string_view scheme = target.substr(0, authority);
+  if (scheme.size() < 4 || scheme.size() > 5) return target;
+  std::string lower;
+  for (const char c : scheme)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "http" && lower != "https") return target;
+  const auto path = target.find_first_of("/?", authority + 3);
+  if (path == std::string_view::npos || target[path] == '?') return "/";
+  return target.substr(path);
+}
+
 std::optional<std::string> url_decode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());

@@ -38,6 +38,11 @@ using http_response = http::response<http::string_body>;
 // "Bearer <token>" → token; empty when absent or another scheme.
 [[nodiscard]] std::string_view bearer_token(const http_request& req);
 
+// The request target a router reads: a target in absolute form ("http://host/p?q", which
+// RFC 9112 §3.2.2 says a server must accept) becomes its path and query ("/p?q", or "/"
+// without a path); any other target is returned as it is.
+[[nodiscard]] std::string_view origin_form(std::string_view target);
+
 // Percent-decoding of a path segment or query value; nullopt on a bad escape.
 [[nodiscard]] std::optional<std::string> url_decode(std::string_view s, bool plus_is_space);
 // The value of `name` in a query string (first occurrence), decoded.

@@ -103,6 +103,19 @@ bool ended(denial why) {
   return why == denial::revoked || why == denial::idle_expired || why == denial::absolute_expired;
 }
 
+// One line per refused token, whichever frame carried it: the JWT's own reason when it was
+// the token that failed, else the session's.
+void log_refusal(std::string_view ip, std::string_view sid, std::string_view frame,
+                 const auth::session_outcome& out) {
+  log::info("ws_auth_failed")
+      .str("ip", ip)
+      .str("sid", sid)
+      .str("frame", frame)
+      .str("reason", out.token_error != auth::jwt_error::none ? auth::to_string(out.token_error)
+                                                              : auth::to_string(out.why))
+      .emit();
+}
+
 }  // namespace
 
 void ws_connection::fail(std::string_view code, std::string_view message, std::uint16_t close) {
@@ -169,6 +182,7 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
                                      std::uint64_t since) {
   if (out.ended_now) hub_.announce(out.s, logout_event(out.s, "session"));
   if (!out.ok()) {
+    log_refusal(ip_, out.s.sid, resume ? "resume" : "auth", out);
     if (resume && ended(out.why) && !out.s.sid.empty()) {
       // A tab that was away when its session ended learns it now: ready with the final
       // state, the logout it missed, then the usual 4010.
@@ -180,11 +194,6 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
                          auth::system_clock{}.now_ms()));
       return end_session();
     }
-    log::info("ws_auth_failed")
-        .str("ip", ip_)
-        .str("reason", out.token_error != auth::jwt_error::none ? auth::to_string(out.token_error)
-                                                                : auth::to_string(out.why))
-        .emit();
     return fail(refusal_code(out.why), "authentication failed", close_code::auth_failed);
   }
   if (hub_.timers.connections(out.s.sid) >= hub_.cfg.max_connections_per_session) {
@@ -229,10 +238,17 @@ void ws_connection::start_token(std::string token) {
            [this](const auth::session_outcome& out) {
              if (out.ended_now) hub_.announce(out.s, logout_event(out.s, "session"));
              if (!out.ok()) {
+               log_refusal(ip_, sid_, "token", out);
                return fail(refusal_code(out.why), "the new token was refused",
                            close_code::auth_failed);
              }
              if (out.s.sid != sid_) {
+               log::info("ws_auth_failed")
+                   .str("ip", ip_)
+                   .str("sid", sid_)
+                   .str("frame", "token")
+                   .str("reason", "another_session")
+                   .emit();
                return fail("token_mismatch", "the token belongs to another session",
                            close_code::forbidden);
              }

@@ -329,6 +329,42 @@ int hub_process::terminate(std::chrono::milliseconds timeout) {
   return wait_exit(timeout);
 }
 
+log_cursor::log_cursor(hub_process& hub) : hub_(hub) {
+  skip_to_end();
+}
+
+void log_cursor::skip_to_end() {
+  next_line_ = hub_.stdout_lines().size();
+}
+
+std::optional<json> log_cursor::next(std::string_view msg, std::chrono::milliseconds timeout) {
+  return next(msg, {}, {}, timeout);
+}
+
+std::optional<json> log_cursor::next(std::string_view msg, std::string_view field,
+                                     std::string_view text, std::chrono::milliseconds timeout) {
+  // wait_for_log offers every stdout line to the predicate once, in order, so counting the
+  // calls gives each line's index.
+  std::size_t index = 0, found = 0;
+  const auto line = hub_.wait_for_log(
+      [&](std::string_view line_text) {
+        const std::size_t i = index++;
+        if (i < next_line_) return false;
+        const json doc = parse_json(line_text);
+        if (!doc.IsObject() || json_string(doc, "msg") != msg) return false;
+        if (!field.empty() &&
+            json_string(doc, std::string(field).c_str()).value_or("").find(text) ==
+                std::string::npos)
+          return false;
+        found = i;
+        return true;
+      },
+      timeout);
+  if (!line) return std::nullopt;
+  next_line_ = found + 1;
+  return parse_json(*line);
+}
+
 int hub_process::kill9() {
   if (!exited_) ::kill(-pid_, SIGKILL);
   return wait_exit(10s);

@@ -121,6 +121,28 @@ class hub_process {
   int status_ = 0;
 };
 
+// Reads a hub's JSON log lines in order, each at most once, for a test that sends one bad
+// input after another to the same hub and wants each one's own line: next() finds the first
+// line with that msg after the last one found, and later lines are left for the next call.
+class log_cursor {
+ public:
+  // Starts after the lines the hub has printed so far.
+  explicit log_cursor(hub_process& hub);
+  [[nodiscard]] std::optional<json> next(std::string_view msg,
+                                         std::chrono::milliseconds timeout = 3s);
+  // As next(msg), for the first such line whose string `field` contains `text` (lines of
+  // that msg before it are passed over).
+  [[nodiscard]] std::optional<json> next(std::string_view msg, std::string_view field,
+                                         std::string_view text,
+                                         std::chrono::milliseconds timeout = 3s);
+  // Forgets what is unread: the next call looks only at lines printed from now on.
+  void skip_to_end();
+
+ private:
+  hub_process& hub_;
+  std::size_t next_line_ = 0;  // index among the stdout lines
+};
+
 struct http_response {
   int status = 0;
   header_list headers;  // in arrival order; a name may repeat (Set-Cookie)

@@ -142,6 +142,18 @@ TEST(HttpUtil, FormBodies) {
   }
 }
 
+TEST(HttpUtil, AbsoluteFormTargetsBecomeTheirPath) {
+  EXPECT_EQ(origin_form("/healthz?x=1"), "/healthz?x=1");
+  EXPECT_EQ(origin_form("http://127.0.0.1:8080/healthz?x=1"), "/healthz?x=1");
+  EXPECT_EQ(origin_form("HTTPS://hub.example/v1/ws"), "/v1/ws");
+  EXPECT_EQ(origin_form("http://hub.example"), "/");
+  EXPECT_EQ(origin_form("http://hub.example?q"), "/");
+  EXPECT_EQ(origin_form("*"), "*");
+  EXPECT_EQ(origin_form("127.0.0.1:22"), "127.0.0.1:22");
+  EXPECT_EQ(origin_form("ftp://host/etc/passwd"), "ftp://host/etc/passwd");  // not routed
+  EXPECT_EQ(origin_form(""), "");
+}
+
 TEST(Config, FlagBeatsEnvironmentBeatsFile) {
   const std::string path = ::testing::TempDir() + "/shub-config-test.conf";
   {
