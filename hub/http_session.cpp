@@ -120,6 +120,11 @@ void http_session<Stream>::on_read(beast::error_code ec, std::size_t) {
       return beast::get_lowest_layer(stream_).close();
     }
   }
+  if (!ec &&
+      header_block_bytes(parser_->get()) > static_cast<std::size_t>(hub_.cfg.max_header_bytes)) {
+    // Beast left the request line out of its count; the limit is on the whole block.
+    ec = http::error::header_limit;
+  }
   if (!ec && parser_->get().count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
     // RFC 9112 §6.3: unless chunked is the final coding the body's length is unknown, and
     // reading on would take the body for the next request (smuggling, behind a proxy).

@@ -135,6 +135,16 @@ std::string_view bearer_token(const http_request& req) {
   return v;
 }
 
+std::size_t header_block_bytes(const http_request& req) {
+  constexpr std::size_t crlf = 2;
+  // "METHOD SP target SP HTTP/1.1 CRLF"
+  std::size_t n = req.method_string().size() + 1 + req.target().size() + 1 + 8 + crlf;
+  for (const auto& f : req) {
+    n += f.name_string().size() + 2 + f.value().size() + crlf;  // "Name: value CRLF"
+  }
+  return n + crlf;
+}
+
 std::string_view origin_form(std::string_view target) {
   if (target.empty() || target.front() == '/') return target;
   const auto authority = target.find("://");

@@ -38,6 +38,12 @@ using http_response = http::response<http::string_body>;
 // "Bearer <token>" → token; empty when absent or another scheme.
 [[nodiscard]] std::string_view bearer_token(const http_request& req);
 
+// The size of `req`'s request line and header block as HTTP/1.1 sends them ("GET /p
+// HTTP/1.1", "Name: value" lines, the empty line). Beast's header_limit bounds the header
+// fields only (the request line is not counted against it), so --max-header-bytes is
+// checked on this once a request is read.
+[[nodiscard]] std::size_t header_block_bytes(const http_request& req);
+
 // The request target a router reads: a target in absolute form ("http://host/p?q", which
 // RFC 9112 §3.2.2 says a server must accept) becomes its path and query ("/p?q", or "/"
 // without a path); any other target is returned as it is.

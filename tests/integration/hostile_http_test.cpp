@@ -221,7 +221,25 @@ TEST_F(HostileHttp, OversizeRequestLinesHeadersAndBodies) {
     too_many += "X-H" + std::to_string(i) + ": v\r\n";  // ~22 KB: over it
   const std::string login =
       "POST /v1/login HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n";
+  // A request of exactly `total` bytes, half of what is free in its request line and half
+  // in one header: the limit is on the two together, to the byte.
+  const auto sized = [](std::size_t total) {
+    const std::size_t fill = total - get("/healthz?p=", "X-Pad: \r\n").size();
+    return get("/healthz?p=" + std::string(fill / 2, 'a'),
+               "X-Pad: " + std::string(fill - fill / 2, 'b') + "\r\n");
+  };
+  ASSERT_EQ(sized(max_header_bytes).size(), static_cast<std::size_t>(max_header_bytes));
   run({
+      {"a request line and headers of exactly --max-header-bytes",
+       sized(max_header_bytes),
+       {200},
+       false,
+       ""},
+      {"a request line and headers one byte over --max-header-bytes",
+       sized(max_header_bytes + 1),
+       {431},
+       true,
+       "header limit exceeded"},
       {"a request line over --max-header-bytes",
        get("/" + big),
        {431},

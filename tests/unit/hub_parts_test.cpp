@@ -142,6 +142,15 @@ TEST(HttpUtil, FormBodies) {
   }
 }
 
+TEST(HttpUtil, HeaderBlockBytesCountsTheRequestLineAndEveryField) {
+  http_request req{http::verb::get, "/healthz?x=1", 11};
+  EXPECT_EQ(header_block_bytes(req), std::string("GET /healthz?x=1 HTTP/1.1\r\n\r\n").size());
+  req.set(http::field::host, "h");
+  req.insert("X-Pad", "abc");
+  EXPECT_EQ(header_block_bytes(req),
+            std::string("GET /healthz?x=1 HTTP/1.1\r\nHost: h\r\nX-Pad: abc\r\n\r\n").size());
+}
+
 TEST(HttpUtil, AbsoluteFormTargetsBecomeTheirPath) {
   EXPECT_EQ(origin_form("/healthz?x=1"), "/healthz?x=1");
   EXPECT_EQ(origin_form("http://127.0.0.1:8080/healthz?x=1"), "/healthz?x=1");
