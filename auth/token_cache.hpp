@@ -7,7 +7,8 @@
 // expiry — and expires with the token, so time is still checked on every use. The session
 // itself is always read from the store: revocation is never cached. Bounded: each of its
 // shards holds at most capacity / shards entries and, when full, drops its expired ones or
-// else all of them.
+// else all of them; an insert also drops a shard's expired entries once a minute, so the
+// cache holds about the tokens still alive, not its capacity, after a while.
 #pragma once
 
 #include <array>
@@ -35,12 +36,16 @@ class token_cache {
   [[nodiscard]] std::optional<verified_token> find(std::string_view token, std::int64_t now_s,
                                                    std::int64_t leeway_s);
   void insert(std::string_view token, verified_token v, std::int64_t now_s);
+  // Entries held, expired ones not yet dropped included.
+  [[nodiscard]] std::size_t size();
 
  private:
   static constexpr std::size_t shards = 16;
+  static constexpr std::int64_t purge_every_s = 60;
   struct shard {
     std::mutex mutex;
     std::unordered_map<std::string, verified_token> entries;  // key: SHA-256, raw bytes
+    std::int64_t next_purge_s = 0;                            // the next sweep of expired ones
   };
   std::size_t per_shard_;
   std::array<shard, shards> shards_;

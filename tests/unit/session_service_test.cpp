@@ -307,5 +307,20 @@ TEST(TokenCache, IsBoundedAndCanBeOff) {
   EXPECT_GE(kept, 1);
 }
 
+TEST(TokenCache, ExpiredEntriesAreDroppedWithoutWaitingForTheCacheToFill) {
+  token_cache cache(50000);
+  for (int i = 0; i < 1000; ++i)
+    cache.insert("old-" + std::to_string(i), {"s", "u", 100}, 0);
+  EXPECT_EQ(cache.size(), 1000u);
+  // Within the minute nothing is swept; later, each insert sweeps its shard of expired ones.
+  cache.insert("young", {"s", "u", 1000}, 30);
+  EXPECT_EQ(cache.size(), 1001u);
+  for (int i = 0; i < 200; ++i)
+    cache.insert("new-" + std::to_string(i), {"s", "u", 1000}, 200);
+  EXPECT_EQ(cache.size(), 201u);
+  EXPECT_TRUE(cache.find("young", 200, 0));
+  EXPECT_FALSE(cache.find("old-1", 200, 0));
+}
+
 }  // namespace
 }  // namespace shub::auth
