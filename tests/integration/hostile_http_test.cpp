@@ -7,21 +7,14 @@
 // traversal, and hundreds of requests on one keep-alive connection. Every answer is checked,
 // and after each case a new client is served. Requests are written byte-exact on a raw
 // socket, since a real client library would refuse to send most of them.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
-
 #include "harness.hpp"
 #include "hub_api.hpp"
+#include "raw_ws.hpp"
 
 namespace shub::itest {
 namespace {
@@ -40,20 +33,7 @@ struct answer {
 // A TCP connection that sends exactly the bytes given and reads answers with a deadline.
 class raw_http {
  public:
-  explicit raw_http(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd_);
-      throw std::runtime_error("connect: " + std::string(std::strerror(errno)));
-    }
-    const int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
+  explicit raw_http(int port) : fd_(connect_loopback(port)) {}
   ~raw_http() { ::close(fd_); }
   raw_http(const raw_http&) = delete;
   raw_http& operator=(const raw_http&) = delete;
@@ -107,26 +87,8 @@ class raw_http {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
   }
-  // Appends what arrives before `deadline` (a deadline already past still looks once).
   bool fill(std::chrono::steady_clock::time_point deadline) {
-    if (ended_) return false;
-    for (;;) {
-      const auto left =
-          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      pollfd p{fd_, POLLIN, 0};
-      const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-      char buf[16384];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        ended_ = true;
-        return false;
-      }
-      in_.append(buf, static_cast<std::size_t>(n));
-      return true;
-    }
+    return recv_before(fd_, deadline, in_, ended_);
   }
 
   int fd_ = -1;

@@ -334,6 +334,22 @@ class HostileTokens : public testing::Test {
       EXPECT_EQ(output.find(tail), std::string::npos) << "a token in the log: " << token;
     }
   }
+
+  // Every forgery in the first frame of a socket of its own (`frame`: auth or resume).
+  void every_forgery_in_a_first_frame(std::string (*frame)(const std::string&),
+                                      const char* frame_type) {
+    std::vector<std::string> shown;
+    tally counts;
+    for (const auto& c : forgeries()) {
+      const std::string token = c.token(world());
+      raw_ws ws(port());
+      ASSERT_EQ(ws.status(), 101) << ws.head();
+      expect_ws_refusal(c.name, ws, frame(token), c.want, frame_type, &counts);
+      shown.push_back(token);
+    }
+    counts.print((std::string(frame_type) + " frames").c_str());
+    expect_healthy(shown);
+  }
 };
 
 TEST_F(HostileTokens, ValidateAndExtendRefuseEveryForgery) {
@@ -349,31 +365,11 @@ TEST_F(HostileTokens, ValidateAndExtendRefuseEveryForgery) {
 }
 
 TEST_F(HostileTokens, AuthFramesCloseEveryForgery4001) {
-  std::vector<std::string> shown;
-  tally counts;
-  for (const auto& c : forgeries()) {
-    const std::string token = c.token(world());
-    raw_ws ws(port());
-    ASSERT_EQ(ws.status(), 101) << ws.head();
-    expect_ws_refusal(c.name, ws, auth_frame(token), c.want, "auth", &counts);
-    shown.push_back(token);
-  }
-  counts.print("auth frames");
-  expect_healthy(shown);
+  every_forgery_in_a_first_frame(auth_frame, "auth");
 }
 
 TEST_F(HostileTokens, ResumeFramesCloseEveryForgery4001) {
-  std::vector<std::string> shown;
-  tally counts;
-  for (const auto& c : forgeries()) {
-    const std::string token = c.token(world());
-    raw_ws ws(port());
-    ASSERT_EQ(ws.status(), 101) << ws.head();
-    expect_ws_refusal(c.name, ws, resume_frame(token), c.want, "resume", &counts);
-    shown.push_back(token);
-  }
-  counts.print("resume frames");
-  expect_healthy(shown);
+  every_forgery_in_a_first_frame(resume_frame, "resume");
 }
 
 TEST_F(HostileTokens, TokenFramesOnAnAuthenticatedSocketCloseEveryForgery4001) {

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -26,6 +27,45 @@ bool named(std::string_view line, std::string_view name) {
 }
 
 }  // namespace
+
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("connect: " + why);
+  }
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+bool recv_before(int fd, std::chrono::steady_clock::time_point deadline, std::string& in,
+                 bool& ended) {
+  if (ended) return false;
+  for (;;) {
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    char buf[16384];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ended = true;
+      return false;
+    }
+    in.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+}
 
 int raw_frame::close_code() const {
   if (payload.size() < 2) return 1005;
@@ -79,20 +119,8 @@ std::string raw_ws::frame(std::uint8_t first, std::string_view payload, bool mas
   return f;
 }
 
-raw_ws::raw_ws(int port, std::string req, std::string_view pipelined) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(fd_);
-    throw std::runtime_error("connect: " + why);
-  }
-  const int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+raw_ws::raw_ws(int port, std::string req, std::string_view pipelined)
+    : fd_(connect_loopback(port)) {
   if (req.empty()) req = request();
   req.append(pipelined);
   send(req);
@@ -119,25 +147,7 @@ void raw_ws::send(std::string_view bytes) {
 }
 
 bool raw_ws::fill(std::chrono::steady_clock::time_point deadline) {
-  if (ended_) return false;
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd_, POLLIN, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    char buf[16384];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ended_ = true;
-      return false;
-    }
-    in_.append(buf, static_cast<std::size_t>(n));
-    return true;
-  }
+  return recv_before(fd_, deadline, in_, ended_);
 }
 
 std::optional<raw_frame> raw_ws::next(std::chrono::milliseconds timeout) {

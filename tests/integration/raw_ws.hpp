@@ -14,6 +14,15 @@
 
 namespace shub::itest {
 
+// A blocking TCP socket connected to 127.0.0.1:`port`, TCP_NODELAY set; throws on failure.
+[[nodiscard]] int connect_loopback(int port);
+// Appends to `in` what arrives on the blocking socket `fd` before `deadline` (a deadline
+// already past still looks once): true once some bytes came; false when the deadline passed
+// first, or the connection ended (FIN or reset: then `ended` is set, and later calls return
+// false at once).
+bool recv_before(int fd, std::chrono::steady_clock::time_point deadline, std::string& in,
+                 bool& ended);
+
 struct raw_frame {
   std::uint8_t opcode = 0;
   bool fin = true;

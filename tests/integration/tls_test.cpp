@@ -4,9 +4,6 @@
 // is refused (old protocol versions, non-AEAD suites, plain HTTP, a ClientHello that never
 // comes) and logged while the hub stays up; SIGHUP serving a new certificate to new
 // connections only and keeping the old one when the new pair is broken.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +18,7 @@
 #include "harness.hpp"
 #include "harness_ws.hpp"
 #include "hub_api.hpp"
+#include "raw_ws.hpp"
 #include "tls_client.hpp"
 
 namespace shub::itest {
@@ -83,15 +81,7 @@ bool wait_for_nth_log(hub_process& hub, std::string_view msg, int n,
 // A bare TCP connection to the hub, for clients that never speak TLS.
 class tcp_peer {
  public:
-  explicit tcp_peer(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-      throw std::runtime_error("connect failed");
-  }
+  explicit tcp_peer(int port) : fd_(connect_loopback(port)) {}
   ~tcp_peer() { ::close(fd_); }
   tcp_peer(const tcp_peer&) = delete;
   tcp_peer& operator=(const tcp_peer&) = delete;
@@ -104,17 +94,12 @@ class tcp_peer {
   // arrived meanwhile goes to `received`.
   bool closed_within(std::chrono::milliseconds timeout, std::string* received = nullptr) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return true;  // FIN or reset: closed either way
-      if (received) received->append(buf, static_cast<std::size_t>(n));
+    std::string in;
+    bool ended = false;
+    while (recv_before(fd_, deadline, in, ended)) {
     }
+    if (received) received->append(in);
+    return ended;  // FIN or reset: closed either way
   }
 
  private:
