@@ -331,15 +331,11 @@ void http_session<Stream>::on_write(bool close, beast::error_code ec, std::size_
 template <class Stream>
 void http_session<Stream>::do_close() {
   if constexpr (is_tls) {
-    // close_notify, so the client knows the response is whole, without waiting for the
-    // client's own (it may never send one): marked as received, the shutdown only writes.
-    auto& tcp = beast::get_lowest_layer(stream_);
-    tcp.expires_after(tls_close_timeout);
-    SSL_set_shutdown(stream_.native_handle(),
-                     SSL_get_shutdown(stream_.native_handle()) | SSL_RECEIVED_SHUTDOWN);
-    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
-      beast::get_lowest_layer(self->stream_).close();
-    });
+    // close_notify, so the client knows the response is whole.
+    send_close_notify(stream_, tls_close_timeout,
+                      [self = this->shared_from_this()](beast::error_code) {
+                        beast::get_lowest_layer(self->stream_).close();
+                      });
   } else {
     beast::error_code ec;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);

@@ -1,15 +1,16 @@
 // http_util: response builders and small request parsers shared by every handler.
 #include "http_util.hpp"
 
-#include <cctype>
-
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <boost/beast/core/string.hpp>
 
 #include "auth/json_text.hpp"
 
 namespace shub {
+
+namespace beast = boost::beast;
 
 namespace {
 
@@ -121,12 +122,7 @@ std::string_view bearer_token(const http_request& req) {
   if (it == req.end()) return {};
   std::string_view v = it->value();
   constexpr std::string_view scheme = "Bearer ";
-  if (v.size() <= scheme.size()) return {};
-  for (std::size_t i = 0; i < scheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(v[i])) !=
-        std::tolower(static_cast<unsigned char>(scheme[i])))
-      return {};
-  }
+  if (v.size() <= scheme.size() || !beast::iequals(v.substr(0, scheme.size()), scheme)) return {};
   v.remove_prefix(scheme.size());
   while (!v.empty() && v.front() == ' ')
     v.remove_prefix(1);
@@ -150,11 +146,7 @@ std::string_view origin_form(std::string_view target) {
   const auto authority = target.find("://");
   if (authority == std::string_view::npos) return target;
   const std::string_view scheme = target.substr(0, authority);
-  if (scheme.size() < 4 || scheme.size() > 5) return target;
-  std::string lower;
-  for (const char c : scheme)
-    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower != "http" && lower != "https") return target;
+  if (!beast::iequals(scheme, "http") && !beast::iequals(scheme, "https")) return target;
   const auto path = target.find_first_of("/?", authority + 3);
   if (path == std::string_view::npos || target[path] == '?') return "/";
   return target.substr(path);
@@ -221,13 +213,7 @@ bool has_media_type(const http_request& req, std::string_view media_type) {
     v.remove_suffix(1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
     v.remove_prefix(1);
-  if (v.size() != media_type.size()) return false;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(v[i])) !=
-        std::tolower(static_cast<unsigned char>(media_type[i])))
-      return false;
-  }
-  return true;
+  return beast::iequals(v, media_type);
 }
 
 }  // namespace shub

@@ -7,9 +7,12 @@
 // does not load or does not match leaves the old context serving.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include <openssl/ssl.h>
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -32,6 +35,17 @@ struct tls_certificate_info {
   std::string subject, serial, not_after;
 };
 [[nodiscard]] tls_certificate_info describe_certificate(boost::asio::ssl::context& ctx);
+
+// Sends close_notify without waiting for the peer's (it may never send one): the peer's is
+// marked as received, so the shutdown only writes, within `timeout` (the stream's deadline);
+// then `done(ec)`.
+template <class Done>
+void send_close_notify(tls_stream& s, std::chrono::steady_clock::duration timeout, Done done) {
+  boost::beast::get_lowest_layer(s).expires_after(timeout);
+  SSL* ssl = s.native_handle();
+  SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+  s.async_shutdown(std::move(done));
+}
 
 class tls_contexts {
  public:

@@ -32,12 +32,6 @@ std::int64_t now_ms() {
   return auth::system_clock{}.now_ms();
 }
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // A close that cannot complete (the peer stopped reading or answering) is cut off after this.
 constexpr std::int64_t close_grace_ms = 5000;
 // Frames gathered into one write.
@@ -300,31 +294,39 @@ void ws_connection::flush() {
                          [self = shared_from_this()](error_code e) { self->on_writable(e); });
       return;
     }
-    if (ec) {
-      // The read side sees the failure too; nothing more can be written either way.
-      log::debug("ws_write_failed")
-          .str("ip", ip_)
-          .str("sid", sid_)
-          .str("error", ec.message())
-          .emit();
-      hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(0)));
-      return teardown();
-    }
+    if (ec) return write_failed(ec);
     const std::int64_t now = now_us();
     while (wrote > 0) {
-      const queued_frame& f = queue_.front();
-      const std::size_t left = f.data->size() - front_written_;
+      const std::size_t left = queue_.front().data->size() - front_written_;
       if (wrote < left) {
         front_written_ += wrote;
         break;
       }
       wrote -= left;
       front_written_ = 0;
-      if (f.published_us != 0) worker_.note_delivered(f.published_us, now);
-      queue_.pop();
+      pop_written(now);
     }
   }
   written_out();
+}
+
+void ws_connection::write_failed(error_code ec) {
+  // The read side sees the failure too; nothing more can be written either way.
+  log::debug("ws_write_failed").str("ip", ip_).str("sid", sid_).str("error", ec.message()).emit();
+  hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(0)));
+  teardown();
+}
+
+void ws_connection::pop_written(std::int64_t now) {
+  const queued_frame& f = queue_.front();
+  if (f.published_us != 0) worker_.note_delivered(f.published_us, now);
+  queue_.pop();
+}
+
+std::int64_t ws_connection::now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void ws_connection::on_writable(error_code ec) {

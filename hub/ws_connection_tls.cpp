@@ -2,8 +2,6 @@
 // async_write of the queued frames at a time, and a close that sends close_notify. What the
 // bytes mean — the parser, the queue's bound, the closing handshake — is ws_connection.cpp's,
 // unchanged; these replace only its socket calls. See ws_tls.hpp for why the shape differs.
-#include <openssl/ssl.h>
-
 #include <boost/asio/write.hpp>
 
 #include "auth/clock.hpp"
@@ -27,12 +25,6 @@ constexpr std::size_t gather_bytes = 16 * 1024;
 constexpr std::size_t keep_out_bytes = 1024;
 // How long the close_notify may take to be written before the socket is just closed.
 constexpr auto close_notify_timeout = std::chrono::seconds(2);
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -85,17 +77,10 @@ void ws_connection::on_tls_written(error_code ec) {
     t.out.clear();
   }
   if (phase_ == phase::closed) return;  // torn down meanwhile: the queue is gone
-  if (ec) {
-    log::debug("ws_write_failed").str("ip", ip_).str("sid", sid_).str("error", ec.message()).emit();
-    hub_.stats.events_dropped.add(static_cast<std::int64_t>(queue_.drop_pending(0)));
-    return teardown();
-  }
+  if (ec) return write_failed(ec);
   const std::int64_t now = now_us();
-  for (std::size_t i = 0; i < n; ++i) {
-    const queued_frame& f = queue_.front();
-    if (f.published_us != 0) worker_.note_delivered(f.published_us, now);
-    queue_.pop();
-  }
+  for (std::size_t i = 0; i < n; ++i)
+    pop_written(now);
   flush();
   worker_.publish_stats();
 }
@@ -120,14 +105,10 @@ void ws_connection::tls_close() {
   // close_notify, then our FIN, then whatever the peer still sends (its own close_notify) read
   // and dropped until its FIN, so that closing never meets unread data and turns into a
   // reset the peer may see before our close_notify. All of it within close_notify_timeout.
-  // The pending TLS read goes first (it ends with operation_aborted); marked as received, the
-  // peer's close_notify is not waited for by the shutdown, which then only writes.
+  // The pending TLS read goes first (it ends with operation_aborted).
   error_code ignored;
   tcp.socket().cancel(ignored);
-  SSL* ssl = t.stream.native_handle();
-  SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
-  tcp.expires_after(close_notify_timeout);
-  t.stream.async_shutdown([self = shared_from_this()](error_code ec) {
+  send_close_notify(t.stream, close_notify_timeout, [self = shared_from_this()](error_code ec) {
     auto& socket = beast::get_lowest_layer(self->tls_->stream);
     if (ec) return socket.close();
     error_code e;
