@@ -41,6 +41,8 @@ po::options_description describe(config& c, std::string& config_file) {
     ("store", with_default(&c.store),
      "sqlite:<path> (sqlite::memory: allowed) or redis://host:port[/db]")
     ("store-threads", with_default(&c.store_threads), "threads for blocking store work")
+    ("malloc-arenas", with_default(&c.malloc_arenas),
+     "glibc malloc arenas shared by all threads (0 = glibc's default, 8 per core)")
     ("token-cache-entries", with_default(&c.token_cache_entries),
      "verified access tokens remembered until they expire, so tabs sharing one skip the "
      "signature check (0 = off)")
@@ -136,6 +138,7 @@ std::string validate(const config& c) {
   if (c.max_body_bytes < 64 || c.max_header_bytes < 1024)
     return "--max-body-bytes must be >= 64 and --max-header-bytes >= 1024";
   if (c.threads < 0 || c.store_threads < 1) return "--threads >= 0 and --store-threads >= 1";
+  if (c.malloc_arenas < 0) return "--malloc-arenas must be >= 0";
   if (c.token_cache_entries < 0) return "--token-cache-entries must be >= 0";
   if (c.redis_timeout_ms < 1 || c.redis_pool < 0)
     return "--redis-timeout-ms must be positive and --redis-pool >= 0";

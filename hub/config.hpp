@@ -25,6 +25,9 @@ struct config {
   // --- store --------------------------------------------------------------------------
   std::string store = "sqlite:./data/sessionhub.db";
   int store_threads = 4;  // blocking store + signing work runs here, off the network threads
+  // glibc malloc arenas (0 = its own default, 8 per core). Few arenas keep a long-running
+  // hub from holding the free memory of each thread's peak in a heap of its own.
+  int malloc_arenas = 2;
   std::int64_t token_cache_entries = 50000;  // verified access tokens kept (0: none)
   std::int64_t redis_timeout_ms = 500;       // connect and command timeout of the Redis store
   int redis_pool = 0;                        // Redis connections; 0 = --store-threads + 4

@@ -3,6 +3,11 @@
 
 #include <sys/resource.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include <cstdlib>
 
 #include <condition_variable>
 #include <functional>
@@ -50,6 +55,18 @@ std::uint64_t raise_open_files_limit() {
     if (::setrlimit(RLIMIT_NOFILE, &want) == 0) r = want;
   }
   return static_cast<std::uint64_t>(r.rlim_cur);
+}
+
+// Every thread that meets a locked heap gets one of its own in glibc (up to 8 per core), and
+// each keeps the free memory of its busiest moment. Here connections come and go across
+// workers and the store pool, so their memory wandered between heaps and the resident size
+// crept up over hours. Before any thread starts; MALLOC_ARENA_MAX in the environment wins.
+void limit_malloc_arenas(int arenas) {
+#if defined(__GLIBC__)
+  if (arenas > 0 && std::getenv("MALLOC_ARENA_MAX") == nullptr) ::mallopt(M_ARENA_MAX, arenas);
+#else
+  (void)arenas;
+#endif
 }
 
 // Ended sessions stay this long (for audit and late reuse detection) before purging.
@@ -134,6 +151,7 @@ int run_server(const config& cfg) {
   std::unique_ptr<hub_state> hub;
   net::ip::tcp::endpoint at;
   std::optional<tls_contexts> tls;  // both --tls-cert and --tls-key: HTTPS and WSS only
+  limit_malloc_arenas(cfg.malloc_arenas);
   try {
     at = parse_listen(cfg.listen);
     if (!cfg.tls_cert.empty()) tls.emplace(cfg.tls_cert, cfg.tls_key);

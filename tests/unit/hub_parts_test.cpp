@@ -194,6 +194,8 @@ TEST(Config, RejectsNonsense) {
   EXPECT_EQ(code, 2);
   const char* store[] = {"sessionhub", "--store", "postgres://x"};
   EXPECT_FALSE(parse_config(3, store, code));
+  const char* arenas[] = {"sessionhub", "--malloc-arenas", "-1"};
+  EXPECT_FALSE(parse_config(3, arenas, code));
 }
 
 // A logout token's iss and aud are always checked: a JWKS alone is not a configuration.
