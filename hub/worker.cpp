@@ -169,6 +169,7 @@ void worker::sweep() {
   // Every connection is ticked once a second, a part every 1000 / sweep_parts ms: the work
   // (the pings above all) is spread over the second instead of arriving as one burst.
   const std::int64_t now = auth::system_clock{}.now_ms();
+  sweep_clock_ms_ = now;
   std::size_t budget = (connections_.size() + sweep_parts - 1) / sweep_parts;
   while (budget > 0 && sweep_at_ < connections_.size()) {
     ws_connection* c = connections_[sweep_at_];

@@ -51,6 +51,9 @@ class worker {
   void attach(ws_connection* c);
   void detach(ws_connection* c);
   [[nodiscard]] channel_index<ws_connection>& channels() { return channels_; }
+  // Wall-clock milliseconds as of the latest sweep step (20 ms at most old; 0 before the
+  // first): for decisions that need no finer time, without a clock read per call.
+  [[nodiscard]] std::int64_t sweep_clock_ms() const { return sweep_clock_ms_; }
   // Where connections read into: one buffer for all of them, parsed before the next read.
   [[nodiscard]] std::vector<char>& read_buffer() { return read_buffer_; }
   // Writes are corked: a connection with new frames asks for a flush, which runs after the
@@ -88,6 +91,7 @@ class worker {
   std::uint64_t delivery_seq_ = 0;
   bool sweeping_ = false;
   std::size_t sweep_at_ = 0;  // the next connection to tick in this second's pass
+  std::int64_t sweep_clock_ms_ = 0;
   hub_stats& stats_;
   std::vector<char> read_buffer_;
   std::vector<ws_connection*> dirty_;  // to flush from next_flush_ on; null: done or closed

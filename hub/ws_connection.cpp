@@ -235,6 +235,11 @@ queued_frame ws_connection::frame(ws::opcode op, std::string_view payload) {
   return {std::make_shared<const std::string>(ws::encode(op, payload)), 0};
 }
 
+const queued_frame& ws_connection::ping_frame() {
+  static const queued_frame ping = frame(ws::opcode::ping, {});
+  return ping;
+}
+
 void ws_connection::send(const frame_ptr& frame, std::int64_t published_us) {
   if (phase_ != phase::authenticated && phase_ != phase::watching) return;
   enqueue(queued_frame{frame, published_us}, true);
@@ -271,6 +276,7 @@ void ws_connection::schedule_flush() {
 
 void ws_connection::flush() {
   if (waiting_writable_ || phase_ == phase::closed) return;
+  if (!queue_.empty()) ping_along();
   if (tls_) return tls_flush();
   std::array<iovec, max_gather> iov;
   while (!queue_.empty()) {
@@ -411,9 +417,18 @@ void ws_connection::tick(std::int64_t now) {
     // Only with nothing queued: a ping then never waits behind a stuck write, and a peer
     // that reads nothing is caught by the queue bound or the silence check.
     last_ping_ms_ = now;
-    static const queued_frame ping = frame(ws::opcode::ping, {});  // the same two bytes for all
-    enqueue(ping, false);
+    enqueue(ping_frame(), false);
   }
+}
+
+void ws_connection::ping_along() {
+  // A ping due within the last quarter of its interval goes out with the frames being
+  // written anyway: one write instead of two, and a tab that gets events wakes once for
+  // both. The worker's sweep clock (at most a sweep step old) is precise enough here.
+  const std::int64_t interval_ms = hub_.cfg.ping_interval_s * 1000;
+  const std::int64_t now = worker_.sweep_clock_ms();
+  if (phase_ >= phase::closing || now - last_ping_ms_ < interval_ms - interval_ms / 4) return;
+  if (queue_.push(ping_frame())) last_ping_ms_ = now;
 }
 
 void ws_connection::subscribe(std::string channel) {

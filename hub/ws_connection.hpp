@@ -95,10 +95,12 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   void bad_frame(std::string_view message);
   // One whole frame of `op` around `payload`, queued as a reply (no latency recorded).
   static queued_frame frame(ws::opcode op, std::string_view payload);
+  static const queued_frame& ping_frame();  // the same two bytes for every connection
   void reply(std::string_view json);
   void fail(std::string_view code, std::string_view message, std::uint16_t close);
   void enqueue(queued_frame f, bool is_event);
   void schedule_flush();
+  void ping_along();
   void on_writable(boost::system::error_code ec);
   void written_out();
   void send_close(std::uint16_t code, std::string_view reason, after_close then);

@@ -6,6 +6,7 @@
 #include "harness.hpp"
 #include "harness_ws.hpp"
 #include "hub_api.hpp"
+#include "raw_ws.hpp"
 
 namespace shub::itest {
 namespace {
@@ -195,6 +196,44 @@ TEST(WsLimits, PingsKeepLiveTabsAndSilentPeersAreDropped) {
   // The live tab still gets events after the silent one is gone.
   ASSERT_EQ(extend(hub.port(), a.access_token).status, 200);
   EXPECT_TRUE(live->wait_event("session.extended"));
+}
+
+// A tab that gets events has its ping written with one of them once the ping is within the
+// last quarter of its interval: with events every ~100 ms and a 2 s interval, pings come
+// 1.5-1.6 s apart. The sweep alone pings 2 s after the last ping at the earliest.
+TEST(WsLimits, PingsRideAlongWithEventsOnceNearlyDue) {
+  hub_process hub({"--ping-interval-s", "2"});
+  const auto a = create_session_ok(hub.port(), "alice");
+  raw_ws ws(hub.port());
+  ASSERT_EQ(ws.status(), 101);
+  ws.send_text(R"({"type":"auth","token":")" + a.access_token + R"("})");
+  const auto ready = ws.next();
+  ASSERT_TRUE(ready && ready->payload.find(R"("type":"ready")") != std::string::npos);
+  std::vector<std::chrono::steady_clock::time_point> pings;
+  int events = 0;
+  const auto give_up = std::chrono::steady_clock::now() + 12s;
+  while (pings.size() < 4 && std::chrono::steady_clock::now() < give_up) {
+    ASSERT_EQ(publish(hub.port(), "user:alice", "tick").status, 202);
+    const auto turn_ends = std::chrono::steady_clock::now() + 100ms;
+    for (auto now = std::chrono::steady_clock::now(); now < turn_ends;
+         now = std::chrono::steady_clock::now()) {
+      const auto f =
+          ws.next(std::chrono::duration_cast<std::chrono::milliseconds>(turn_ends - now));
+      if (!f) break;
+      if (f->opcode == 0x9) {
+        pings.push_back(std::chrono::steady_clock::now());
+        ws.send(raw_ws::frame(0x8A, f->payload));
+      } else if (f->opcode == 0x1) {
+        ++events;
+      }
+    }
+  }
+  ASSERT_EQ(pings.size(), 4U) << events << " events";
+  for (std::size_t i = 1; i < pings.size(); ++i) {
+    const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(pings[i] - pings[i - 1]);
+    EXPECT_GE(gap, 1400ms) << "ping " << i;
+    EXPECT_LT(gap, 1900ms) << "ping " << i;
+  }
 }
 
 TEST(WsLimits, SigtermClosesEveryTabWith1001AndExitsZero) {
