@@ -14,6 +14,12 @@
 #
 # Every server gets one core, the loader the other: nchan runs one worker process, Socket.IO
 # and ws are one Node process each, and sessionhub runs --threads HUB_THREADS (1).
+#
+# Every server keeps its connections alive the same way: sessionhub pings each tab every
+# 20 s (PROTOCOL §3), and each peer is started with --ping-interval PEER_PING_MS (20000;
+# 0: each peer's own default, which for nchan and ws is no pings at all). Pings and their
+# answers are work for server and loader alike; a peer that skips them is measured doing
+# less than sessionhub does.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +47,9 @@ fanout_r=${FANOUT_RATE:-1000}
 duration=${DURATION:-20}
 broadcast_n=${BROADCAST_CONNECTIONS:-10000}
 hub_threads=${HUB_THREADS:-1}
+peer_ping_ms=${PEER_PING_MS:-20000}
+peer_opts=()
+[ "$peer_ping_ms" = 0 ] || peer_opts=(--ping-interval "$peer_ping_ms")
 [ -x "$loader" ] && [ -x "$hub" ] || {
   echo "compare: build first (cmake --build build --target shubload sessionhub)" >&2
   exit 2
@@ -82,7 +91,7 @@ done
 lt_stop_hub
 for peer in $peers; do
   port=$(lt_free_port)
-  lt_start_peer "$peer" "$port"
+  lt_start_peer "$peer" "$port" "${peer_opts[@]}"
   target=$peer
   [ "$peer" = socketio-redis ] && target=socketio
   for scenario in fanout broadcast; do
@@ -133,4 +142,9 @@ for scenario, label, get, better in rows:
     print(line)
 print("\n(ratios: how many times better sessionhub is; below 1 = behind)")
 PY
+if [ "$peer_ping_ms" = 0 ]; then
+  echo "(keep-alive: sessionhub pings every 20 s; the peers at their defaults)"
+else
+  echo "(keep-alive: sessionhub pings every 20 s, each peer every $((peer_ping_ms / 1000)) s)"
+fi | tee -a "$out/summary.txt"
 echo "compare: reports in $out"

@@ -45,11 +45,11 @@ lt_stop_hub() {
 }
 
 # A peer of loadtest/peers/; sets lt_peer_pids (array) and lt_peer_dir.
-lt_start_peer() {  # peer port
+lt_start_peer() {  # peer port [peer.sh start options...]
   lt_peer_dir="$work/peer-$1-$2"
   lt_peer_dirs+=("$lt_peer_dir")
   local out
-  out=$("$here/peers/peer.sh" start "$1" --port "$2" --dir "$lt_peer_dir") || lt_fail "$1 did not start"
+  out=$("$here/peers/peer.sh" start "$1" --port "$2" --dir "$lt_peer_dir" "${@:3}") || lt_fail "$1 did not start"
   mapfile -t lt_peer_pids < <(sed -n 's/^PID=//p' <<<"$out")
 }
 

@@ -11,6 +11,10 @@
 #               when there are several — sample them all
 #   URL=http://127.0.0.1:<P>
 #   DIR=<the state dir>   for `stop`
+# --ping-interval MS: keep-alive pings to every subscriber (a silent one is closed): nchan's
+# nchan_websocket_ping_interval (whole seconds, rounded up), the ws peer's heartbeat,
+# Engine.IO's pingInterval. Left out: each peer's default (none for nchan and ws, 25 s for
+# Socket.IO).
 # `stop` stops everything `start` put in that dir (SIGTERM, then SIGKILL), a Redis included.
 set -euo pipefail
 
@@ -99,12 +103,13 @@ cmd_start() {
       --port) port=$2; shift 2 ;;
       --dir) dir=$2; shift 2 ;;
       --workers) workers=$2; shift 2 ;;
-      --ping-interval) ping=$2; shift 2 ;;  # socketio: Engine.IO's pingInterval, ms
+      --ping-interval) ping=$2; shift 2 ;;  # keep-alive pings, ms (see the usage above)
       *) usage ;;
     esac
   done
   [[ $port =~ ^[0-9]+$ ]] || die "--port is required"
   [[ $workers =~ ^[0-9]+$ ]] && ((workers >= 1)) || die "--workers must be a positive number"
+  [ -z "$ping" ] || [[ $ping =~ ^[0-9]+$ ]] || die "--ping-interval must be milliseconds"
   port_open "$port" && die "port $port on 127.0.0.1 is in use"
   [ -n "$dir" ] || dir=$(mktemp -d "${TMPDIR:-/tmp}/peer-$kind.XXXXXX")
   mkdir -p "$dir"
@@ -120,7 +125,7 @@ cmd_start() {
       local user=""
       [ "$(id -u)" -eq 0 ] && user="user $(id -un) $(id -gn);"
       sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" -e "s|@WORKERS@|$workers|g" \
-        -e "s|@NOFILE@|$nofile|g" -e "s|@USER@|$user|g" \
+        -e "s|@NOFILE@|$nofile|g" -e "s|@USER@|$user|g" -e "s|@PING_S@|$(((${ping:-0} + 999) / 1000))|g" \
         "$here/nchan/nginx.conf.in" >"$dir/nginx.conf"
       # -e: the error log of start-up too, before the configuration is read.
       start_bg nginx "$(program nginx)" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
@@ -139,7 +144,7 @@ cmd_start() {
       command -v node >/dev/null || need_debs nodejs
       command -v npm >/dev/null || need_debs npm
       need_node_modules
-      start_bg node node "$here/node/ws.js" --port "$port"
+      start_bg node node "$here/node/ws.js" --port "$port" --ping-interval "${ping:-0}"
       wait_ready "$port" "$(cat "$dir/node.pid")" "ws peer"
       echo "PID=$(cat "$dir/node.pid")"
       ;;

@@ -8,8 +8,9 @@
 // Connects --subs subscribers to every channel of --channels, then publishes to the first
 // channel only: once (--rate 0), or --rate bodies a second for --seconds. Every subscriber of
 // the first channel must get every body exactly once, "t" intact and in order; those of the
-// other channels must get nothing; no connection may fail or close early; for socketio each
-// subscriber must have answered at least --min-pings server pings. Prints one JSON line; exit
+// other channels must get nothing; no connection may fail or close early; each subscriber
+// must have answered at least --min-pings server pings (Engine.IO's "2" for socketio,
+// WebSocket pings for nchan and ws). Prints one JSON line; exit
 // status 0 when every check held, 1 otherwise. Bounded: it gives up after --deadline seconds.
 'use strict';
 const http = require('http');
@@ -68,6 +69,10 @@ function subscribe(channel, index) {
     };
     ws.on('open', () => {
       if (kind !== 'socketio') done();
+    });
+    // nchan's and the ws peer's keep-alive pings (the client answers them itself).
+    ws.on('ping', () => {
+      s.pings++;
     });
     ws.on('message', (data, isBinary) => {
       const text = data.toString('utf8');
@@ -187,7 +192,7 @@ function finish(reason) {
     others.forEach((s, i) => {
       if (s.got.length) fail(`${s.channel}#${i}: got ${s.got.length} frames meant for ${channels[0]}`);
     });
-    if (kind === 'socketio' && minPings > 0) {
+    if (minPings > 0) {
       const short = subscribers.filter((s) => s.pings < minPings).length;
       if (short) fail(`${short} subscribers answered fewer than ${minPings} pings`);
     }
@@ -252,7 +257,7 @@ async function main() {
   // Then a little longer, so that a stray or duplicate frame would show; for pings, until
   // each subscriber has answered enough of them (bounded by --deadline).
   await sleep(500);
-  for (let i = 0; i < 600 && !finished && kind === 'socketio' && minPings > 0; i++) {
+  for (let i = 0; i < 600 && !finished && minPings > 0; i++) {
     if (subscribers.every((s) => s.pings >= minPings)) break;
     await sleep(50);
   }
