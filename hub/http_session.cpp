@@ -192,7 +192,12 @@ void http_session<Stream>::handle(std::shared_ptr<http_request> req) {
       request_context{*req, path, query, std::move(m.params), client_ip_, !loopback_plain_});
   const route* r = m.found;
   if (r->where == run_on::network) {
-    return send(r->handler(*ctx), *req);
+    // Answered after the handlers the request queued on this worker: a publish's frames
+    // reach this worker's tabs before the publisher hears back.
+    return net::post(stream_.get_executor(),
+                     [self = this->shared_from_this(), req, res = r->handler(*ctx)]() mutable {
+                       self->send(std::move(res), *req);
+                     });
   }
   net::post(hub_.pool, [self = this->shared_from_this(), req, ctx, r] {
     http_response res;

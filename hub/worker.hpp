@@ -97,6 +97,7 @@ class worker {
   std::vector<ws_connection*> dirty_;  // to flush from next_flush_ on; null: done or closed
   std::size_t next_flush_ = 0;
   bool flush_posted_ = false;
+  bool delivering_ = false;  // in deliver(): want_flush only lists, deliver decides
   latency_batch delivered_;
   std::vector<blocking_job> blocking_;  // started this turn, not yet sent to the pool
   boost::asio::thread_pool* pool_ = nullptr;
