@@ -112,7 +112,6 @@ void worker::dispatch_blocking() {
 
 void worker::deliver(std::shared_ptr<const delivery> d) {
   net::post(ctx_, [this, d = std::move(d)] {
-    const bool busy = flush_posted_;
     delivering_ = true;  // the flush is decided below, once every recipient has the frame
     // A connection on several of the event's channels gets it once: the sequence marks it.
     const std::uint64_t seq = ++delivery_seq_;
@@ -127,10 +126,11 @@ void worker::deliver(std::shared_ptr<const delivery> d) {
     }
     delivering_ = false;
     if (dirty_.size() == next_flush_) return;
-    // An idle worker writes a small event (a session's tabs) at once, before the handlers
-    // queued behind it (the publisher's answer among them). A busy one, or a large event,
-    // is corked as usual: more frames for the same tabs may be on their way.
-    if (!busy && dirty_.size() - next_flush_ <= flush_slice) {
+    // An idle worker (no flush pending: none was posted while delivering) writes a small
+    // event (a session's tabs) at once, before the handlers queued behind it (the
+    // publisher's answer among them). A busy one, or a large event, is corked as usual: more
+    // frames for the same tabs may be on their way.
+    if (!flush_posted_ && dirty_.size() - next_flush_ <= flush_slice) {
       flush_all();
     } else {
       post_flush();
