@@ -23,12 +23,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct curve_keys {
   std::string secret;  // Z85, 40 characters
   std::string public_key;
@@ -232,7 +226,7 @@ void cluster_bridge::run() {
     hb.origin = replica_id_;
     hb.epoch = epoch_;
     hb.seq = last;
-    hb.sent_us = now_us();
+    hb.sent_us = wall_clock_us();
     publish(hb);
   };
 
@@ -336,7 +330,7 @@ void cluster_bridge::run() {
         on_repair_("gap");
       }
       if (v.deliver) {
-        stats_.cluster_latency.record_us(now_us() - m.sent_us);
+        stats_.cluster_latency.record_us(wall_clock_us() - m.sent_us);
         on_event_(std::move(m));
       }
     }

@@ -2,8 +2,6 @@
 // around it once), then one post per worker (and one message to the cluster bridge).
 #include "fanout.hpp"
 
-#include <chrono>
-
 #include "auth/base64url.hpp"
 #include "auth/crypto.hpp"
 #include "cluster_bridge.hpp"
@@ -22,8 +20,7 @@ fanout::fanout(std::vector<worker*> workers, hub_stats& stats)
 
 std::shared_ptr<delivery> fanout::make_delivery(const event& e, std::string& id,
                                                 std::string* json) {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+  const std::int64_t now_us = wall_clock_us();
   id = epoch_ + "-" + std::to_string(seq_.fetch_add(1) + 1);
   auto d = std::make_shared<delivery>();
   std::string text = encode_frame(e, id, now_us / 1000);

@@ -3,6 +3,7 @@
 #include "stats.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -12,6 +13,12 @@
 #include "json_writer.hpp"
 
 namespace shub {
+
+std::int64_t wall_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 namespace {
 constexpr double first_bound_us = 10.0;

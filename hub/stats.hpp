@@ -14,6 +14,10 @@ namespace shub {
 
 class latency_batch;
 
+// Wall-clock microseconds since the epoch: the stamp an event (and a cluster message) carries
+// from its publish, subtracted on delivery, on another replica too, for the latencies below.
+[[nodiscard]] std::int64_t wall_clock_us();
+
 // Latencies in exponential buckets from 10 µs to ~20 s (ratio 1.25): quantiles are
 // accurate to a bucket's width (±12%), which is what an operator needs.
 class latency_histogram {

@@ -301,7 +301,7 @@ void ws_connection::flush() {
       return;
     }
     if (ec) return write_failed(ec);
-    const std::int64_t now = now_us();
+    const std::int64_t now = wall_clock_us();
     while (wrote > 0) {
       const std::size_t left = queue_.front().data->size() - front_written_;
       if (wrote < left) {
@@ -327,12 +327,6 @@ void ws_connection::pop_written(std::int64_t now) {
   const queued_frame& f = queue_.front();
   if (f.published_us != 0) worker_.note_delivered(f.published_us, now);
   queue_.pop();
-}
-
-std::int64_t ws_connection::now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 void ws_connection::on_writable(error_code ec) {

@@ -110,7 +110,6 @@ class ws_connection : public std::enable_shared_from_this<ws_connection>, privat
   void write_failed(boost::system::error_code ec);
   // The queue's front frame is on the wire: noted as delivered (an event) and popped.
   void pop_written(std::int64_t now);
-  [[nodiscard]] static std::int64_t now_us();  // the clock of published_us
   // The TLS transport (ws_connection_tls.cpp).
   void tls_read();
   void on_tls_read(boost::system::error_code ec, std::size_t n);

@@ -78,7 +78,7 @@ void ws_connection::on_tls_written(error_code ec) {
   }
   if (phase_ == phase::closed) return;  // torn down meanwhile: the queue is gone
   if (ec) return write_failed(ec);
-  const std::int64_t now = now_us();
+  const std::int64_t now = wall_clock_us();
   for (std::size_t i = 0; i < n; ++i)
     pop_written(now);
   flush();
