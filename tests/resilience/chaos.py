@@ -70,6 +70,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 CLUSTER_SH = os.path.join(ROOT, "scripts", "cluster.sh")
 ORIGIN = "http://chaos.example.test"
 PORTS = 11  # cluster.sh takes base..base+10
+HEARTBEAT_S = 1.0  # the replicas' default --cluster-heartbeat-ms
 
 
 def parse_args():
@@ -210,6 +211,16 @@ class Cluster:
             return False
         peers = s.get("cluster", {}).get("peers", [])
         return len(peers) == 2 and all(p.get("up") for p in peers)
+
+    def heard_since(self, n, t):
+        """Replica n sees both peers up and has heard from each of them at or after T.now()-time t."""
+        asked = T.now()
+        s = self.api(n).stats(timeout=2)
+        if not s:
+            return False
+        peers = s.get("cluster", {}).get("peers", [])
+        return len(peers) == 2 and all(p.get("up") and asked - p.get("last_seen_ms_ago", 1e9) / 1000 >= t
+                                       for p in peers)
 
     def whole(self):
         """Every component up (cluster.sh status), every replica ready and seeing both peers."""
@@ -492,13 +503,18 @@ class Chaos:
                 + (f"; changed before SIGCONT: {victim_early}" if victim_early else "")
                 + (f"; untouched tabs signed out: {wrongly}" if wrongly else ""))
         # Back in the mesh: an event published on hub1 reaches the untouched session's tab on hub2.
-        mesh = self.loop.run_until(lambda: cl.ready(victim) and cl.peers_up(victim) and cl.peers_up(1), 20, poll=0.5)
+        # Right after SIGCONT hub2's peer view is the one from before the stop, and what sat in
+        # its socket buffers is read at once; a heartbeat that hub2 hears from each peer (and
+        # hub1 from hub2) a heartbeat interval or more after SIGCONT came over a live link.
+        fresh = t_cont + HEARTBEAT_S
+        mesh = self.loop.run_until(
+            lambda: cl.ready(victim) and cl.heard_since(victim, fresh) and cl.heard_since(1, fresh), 20, poll=0.5)
         t_mesh = T.now() - t_cont
         r = self.call(lambda: cl.api(1).publish(f"session:{sessions['untouched']['sid']}", "after-pause", {"n": 1}))
         got = self.loop.run_until(
             lambda: all(t.event("after-pause") for t in untouched if self.replica_of(t) == vid), 5)
         v.check(mesh and r.status == 202 and got, f"pause: {vid} is back in the mesh and gets its peers' events",
-                f"ready and peers up {t_mesh:.1f} s after SIGCONT; publish {r.status}; delivered: {got}")
+                f"ready and heard from its peers {t_mesh:.1f} s after SIGCONT; publish {r.status}; delivered: {got}")
         self.fig["pause"] = {"pause_s": a.pause_s, "tabs": len(tabs), "on_victim": len(on_victim),
                              "converge_s": round(converge_s, 3), "repaired": repaired, "mesh_back_s": round(t_mesh, 1)}
         for t in tabs:
