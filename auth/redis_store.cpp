@@ -1,29 +1,22 @@
 // redis_store: see redis_store.hpp for the key layout and the failure rules.
+// The connections and the pool are in redis_connection.cpp.
 #include "redis_store.hpp"
 
-#include <hiredis/hiredis.h>
-#include <openssl/evp.h>
-#include <poll.h>
-#include <signal.h>
-
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <optional>
-#include <stdexcept>
 
 #include "crypto.hpp"
+#include "redis_connection.hpp"
 
 namespace shub::auth {
 
 namespace {
 
-using argv_t = std::vector<std::string>;
-
-struct reply_free {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using reply_ptr = std::unique_ptr<redisReply, reply_free>;
+using redis::argv_t;
+using redis::parse_int;
+using redis::reply_ptr;
+using redis::text_of;
 
 // The writes of a session, each one atomic Lua script. KEYS: the session's hash, the active
 // set, and (when given) the refresh record to record. Every key is declared in KEYS, but they
@@ -37,7 +30,7 @@ using reply_ptr = std::unique_ptr<redisReply, reply_free>;
 // record TTL (ms), then the session's field/value pairs. 1 created; 0 the sid exists;
 // -3 the refresh hash is recorded already (SET NX: a hash has one owner). Nothing is
 // written unless it answers 1.
-constexpr const char* create_script = R"(
+constexpr const char* create_lua = R"(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if not redis.call('SET', KEYS[3], ARGV[4], 'NX', 'PX', ARGV[5]) then return -3 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
@@ -55,7 +48,7 @@ return 1)";
 // entries first; -3 the refresh hash is recorded already. Nothing is written unless it
 // answers 1, so a losing write leaves no refresh record behind. Few calls inside: a script's
 // cost in Redis is mostly per call.
-constexpr const char* update_script = R"(
+constexpr const char* update_lua = R"(
 local cur = redis.call('HMGET', KEYS[1], 'version', 'state', 'sub', 'did', 'idp', 'exp')
 if not cur[1] then return -1 end
 if cur[1] ~= ARGV[1] then return 0 end
@@ -75,58 +68,33 @@ else
 end
 return 1)";
 // An index SET: add the sid and make the set live at least until ARGV[2] ms from now.
-constexpr const char* index_script = R"(
+constexpr const char* index_lua = R"(
 redis.call('SADD', KEYS[1], ARGV[1])
 local ttl = redis.call('PTTL', KEYS[1])
 local want = tonumber(ARGV[2])
 if ttl < 0 or ttl < want then redis.call('PEXPIRE', KEYS[1], want) end
 return 1)";
 
-constexpr const char* active_key = "shub:active";
-
-std::string sha1_hex(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha1(), nullptr);
-  return to_hex(std::string_view(reinterpret_cast<const char*>(md), len));
+// Hashed once, on first use.
+const redis::script& create_script() {
+  static const redis::script s(create_lua);
+  return s;
 }
+const redis::script& update_script() {
+  static const redis::script s(update_lua);
+  return s;
+}
+const redis::script& index_script() {
+  static const redis::script s(index_lua);
+  return s;
+}
+
+constexpr const char* active_key = "shub:active";
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-template <class T>
-bool parse_int(std::string_view text, T& out) {
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
-  return r.ec == std::errc() && r.ptr == text.data() + text.size();
-}
-
-std::string_view text_of(const redisReply* r) {
-  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
-               r->type == REDIS_REPLY_ERROR)
-             ? std::string_view(r->str, r->len)
-             : std::string_view();
-}
-
-// hiredis's argv form of a command: pointers and lengths (binary-safe).
-struct argv_view {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  explicit argv_view(const argv_t& args) {
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-  }
-  [[nodiscard]] int argc() const { return static_cast<int>(argv.size()); }
-};
-
-reply_ptr send_command(redisContext* ctx, const argv_t& args) {
-  argv_view v(args);
-  return reply_ptr(
-      static_cast<redisReply*>(redisCommandArgv(ctx, v.argc(), v.argv.data(), v.lens.data())));
 }
 
 // The session as HSET field/value pairs.
@@ -193,241 +161,12 @@ std::string tagged(const char* prefix, std::string_view value) {
   return k;
 }
 
-// The index script for one index key, as a pipeline entry (see lease::load_index_script).
-argv_t index_command(const std::string& key, const std::string& sid, std::int64_t ttl_ms) {
-  static const std::string sha = sha1_hex(index_script);
-  return {"EVALSHA", sha, "1", key, sid, std::to_string(std::max<std::int64_t>(ttl_ms, 1000))};
+// The index script's keys and arguments for one index key.
+argv_t index_entry(const std::string& key, const std::string& sid, std::int64_t ttl_ms) {
+  return {key, sid, std::to_string(std::max<std::int64_t>(ttl_ms, 1000))};
 }
 
 }  // namespace
-
-// --- options ------------------------------------------------------------------------------
-
-redis_options redis_options::parse_url(const std::string& url) {
-  constexpr std::string_view scheme = "redis://";
-  if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("not a redis:// URL: " + url);
-  std::string rest = url.substr(scheme.size());
-  redis_options o;
-  const auto at = rest.rfind('@');
-  if (at != std::string::npos) {
-    const std::string credentials = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    const auto colon = credentials.find(':');
-    if (colon == std::string::npos) {
-      o.password = credentials;
-    } else {
-      o.username = credentials.substr(0, colon);
-      o.password = credentials.substr(colon + 1);
-    }
-  }
-  const auto slash = rest.find('/');
-  std::string hostport = rest.substr(0, slash);
-  if (slash != std::string::npos) {
-    const std::string db = rest.substr(slash + 1);
-    if (!db.empty() && (!parse_int(db, o.db) || o.db < 0)) {
-      throw std::invalid_argument("redis URL: the database must be a number: " + url);
-    }
-  }
-  const auto colon = hostport.rfind(':');
-  if (colon != std::string::npos) {
-    if (!parse_int(std::string_view(hostport).substr(colon + 1), o.port) || o.port < 1 ||
-        o.port > 65535) {
-      throw std::invalid_argument("redis URL: bad port: " + url);
-    }
-    hostport.resize(colon);
-  }
-  if (hostport.empty()) throw std::invalid_argument("redis URL without a host: " + url);
-  o.host = hostport;
-  return o;
-}
-
-// --- connections --------------------------------------------------------------------------
-
-struct redis_store::connection {
-  redisContext* ctx = nullptr;
-  bool index_loaded = false;  // index_script is in this server's script cache
-  ~connection() { drop(); }
-  void drop() {
-    if (ctx != nullptr) redisFree(ctx);
-    ctx = nullptr;
-    index_loaded = false;
-  }
-  [[nodiscard]] bool usable() const { return ctx != nullptr && ctx->err == 0; }
-  // A connection at rest has nothing to read. Readable (Redis closed it: it restarted, or
-  // dropped idle clients) or in error, a command sent on it would fail, and a write is not
-  // retried: it is made anew first instead.
-  [[nodiscard]] bool stale() const {
-    pollfd p{ctx->fd, POLLIN, 0};
-    return ::poll(&p, 1, 0) != 0;
-  }
-};
-
-// One connection for the length of a call; back into the pool at the end.
-class redis_store::lease {
- public:
-  explicit lease(redis_store& store) : store_(store), c_(store.acquire()) {}
-  ~lease() {
-    if (c_) store_.release(std::move(c_));
-  }
-  lease(const lease&) = delete;
-  lease& operator=(const lease&) = delete;
-
-  // Connected (reconnecting if needed); false when Redis cannot be reached.
-  bool ready() {
-    if (!c_) {
-      store_.note_error("no free connection within the timeout (--redis-pool)");
-      return false;
-    }
-    if (c_->usable() && !c_->stale()) return true;
-    c_->drop();
-    const auto& o = store_.options_;
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(o.timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((o.timeout.count() % 1000) * 1000);
-    c_->ctx = redisConnectWithTimeout(o.host.c_str(), o.port, tv);
-    if (c_->ctx == nullptr || c_->ctx->err != 0) {
-      store_.note_error("connect to " + o.host + ":" + std::to_string(o.port) + ": " +
-                        (c_->ctx ? c_->ctx->errstr : "out of memory"));
-      c_->drop();
-      return false;
-    }
-    redisSetTimeout(c_->ctx, tv);
-    if (!o.password.empty()) {
-      argv_t auth{"AUTH"};
-      if (!o.username.empty()) auth.push_back(o.username);
-      auth.push_back(o.password);
-      if (!ok_status(command(auth))) return false;
-    }
-    if (o.db != 0 && !ok_status(command({"SELECT", std::to_string(o.db)}))) return false;
-    return true;
-  }
-
-  // One command; null on an I/O error or an error reply (the connection is then dropped).
-  reply_ptr command(const argv_t& args) {
-    return checked(send_command(c_->ctx, args), args.front());
-  }
-
-  // Several commands in one round trip; empty on any failure.
-  std::vector<reply_ptr> pipeline(const std::vector<argv_t>& commands) {
-    for (const auto& args : commands) {
-      argv_view v(args);
-      if (redisAppendCommandArgv(c_->ctx, v.argc(), v.argv.data(), v.lens.data()) != REDIS_OK) {
-        return fail_pipeline("append");
-      }
-    }
-    std::vector<reply_ptr> out;
-    bool all = true;
-    for (const auto& args : commands) {
-      void* raw = nullptr;
-      if (redisGetReply(c_->ctx, &raw) != REDIS_OK) return fail_pipeline(args.front());
-      reply_ptr r(static_cast<redisReply*>(raw));
-      if (r->type == REDIS_REPLY_ERROR) {
-        store_.note_error(args.front() + ": " + std::string(text_of(r.get())));
-        if (text_of(r.get()).rfind("NOSCRIPT", 0) == 0) c_->index_loaded = false;  // flushed
-        all = false;  // read the remaining replies so the connection stays in step
-      }
-      out.push_back(std::move(r));
-    }
-    if (!all) return {};
-    return out;
-  }
-
-  // EVALSHA, loading the script with EVAL when Redis does not know it yet.
-  reply_ptr script(const char* body, const argv_t& keys_and_args, int numkeys) {
-    static const std::string sha_create = sha1_hex(create_script);
-    static const std::string sha_update = sha1_hex(update_script);
-    static const std::string sha_index = sha1_hex(index_script);
-    const std::string& sha = body == create_script   ? sha_create
-                             : body == update_script ? sha_update
-                                                     : sha_index;
-    argv_t args{"EVALSHA", sha, std::to_string(numkeys)};
-    args.insert(args.end(), keys_and_args.begin(), keys_and_args.end());
-    reply_ptr r = send_command(c_->ctx, args);
-    if (r && r->type == REDIS_REPLY_ERROR && text_of(r.get()).rfind("NOSCRIPT", 0) == 0) {
-      args[0] = "EVAL";
-      args[1] = body;
-      r = send_command(c_->ctx, args);
-    }
-    return checked(std::move(r), "EVAL");
-  }
-
-  // Loads the index script (a pipeline of EVALSHA cannot fall back one by one).
-  bool load_index_script() {
-    if (!c_->index_loaded) c_->index_loaded = ok_status(command({"SCRIPT", "LOAD", index_script}));
-    return c_->index_loaded;
-  }
-
- private:
-  reply_ptr checked(reply_ptr r, const std::string& what) {
-    if (!r) {
-      store_.note_error(what + ": " + (c_->ctx->errstr[0] ? c_->ctx->errstr : "no reply"));
-      c_->drop();
-      return nullptr;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-      store_.note_error(what + ": " + std::string(text_of(r.get())));
-      return nullptr;
-    }
-    return r;
-  }
-  // Set-up commands (AUTH, SELECT, SCRIPT LOAD): a refusal leaves the connection unusable.
-  bool ok_status(const reply_ptr& r) {
-    if (!r) c_->drop();
-    return r != nullptr;
-  }
-  std::vector<reply_ptr> fail_pipeline(const std::string& what) {
-    store_.note_error(what + ": " + (c_->ctx->errstr[0] ? c_->ctx->errstr : "no reply"));
-    c_->drop();
-    return {};
-  }
-
-  redis_store& store_;
-  std::unique_ptr<connection> c_;
-};
-
-redis_store::redis_store(redis_options options) : options_(std::move(options)) {
-  if (options_.pool < 1) options_.pool = 1;
-  // hiredis writes with write(2): on a connection Redis has reset that raises SIGPIPE,
-  // whose default action ends the process. A broken connection must be an error instead.
-  struct sigaction current {};
-  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
-    ::signal(SIGPIPE, SIG_IGN);
-  }
-}
-
-redis_store::~redis_store() = default;
-
-std::unique_ptr<redis_store::connection> redis_store::acquire() {
-  std::unique_lock lock(mutex_);
-  const bool got = cv_.wait_for(lock, options_.timeout,
-                                [&] { return !idle_.empty() || outstanding_ < options_.pool; });
-  if (!got) return nullptr;
-  if (!idle_.empty()) {
-    auto c = std::move(idle_.back());
-    idle_.pop_back();
-    return c;
-  }
-  ++outstanding_;
-  return std::make_unique<connection>();
-}
-
-void redis_store::release(std::unique_ptr<connection> c) {
-  {
-    std::lock_guard lock(mutex_);
-    idle_.push_back(std::move(c));
-  }
-  cv_.notify_one();
-}
-
-void redis_store::note_error(const std::string& what) {
-  std::lock_guard lock(mutex_);
-  last_error_ = what;
-}
-
-std::string redis_store::last_error() const {
-  std::lock_guard lock(mutex_);
-  return last_error_;
-}
 
 std::string redis_store::session_key(std::string_view sid) {
   return tagged("shub:s:", sid);
@@ -459,13 +198,12 @@ std::string record_ttl(std::int64_t ttl_ms) {
   return std::to_string(std::max<std::int64_t>(ttl_ms, 1000));
 }
 
-// The index script for each of a session's index keys, for one pipeline.
-std::vector<argv_t> index_commands(const session& s, std::int64_t ttl_ms) {
-  std::vector<argv_t> out{index_command(tagged("shub:sub:", s.sub), s.sid, ttl_ms)};
+// The index script's keys and arguments for each of a session's index keys.
+std::vector<argv_t> index_args(const session& s, std::int64_t ttl_ms) {
+  std::vector<argv_t> out{index_entry(tagged("shub:sub:", s.sub), s.sid, ttl_ms)};
   if (!s.device_id.empty())
-    out.push_back(index_command(tagged("shub:did:", s.device_id), s.sid, ttl_ms));
-  if (!s.idp_sid.empty())
-    out.push_back(index_command(tagged("shub:idp:", s.idp_sid), s.sid, ttl_ms));
+    out.push_back(index_entry(tagged("shub:did:", s.device_id), s.sid, ttl_ms));
+  if (!s.idp_sid.empty()) out.push_back(index_entry(tagged("shub:idp:", s.idp_sid), s.sid, ttl_ms));
   return out;
 }
 
@@ -482,12 +220,12 @@ store_status redis_store::ping() {
 
 store_status redis_store::create(const session& s, const refresh_record& rt) {
   lease l(*this);
-  if (!l.ready() || !l.load_index_script()) return store_status::unavailable;
+  if (!l.ready()) return store_status::unavailable;
   const std::int64_t until = expire_at(s, options_.retention_ms);
   const std::int64_t ttl = until - now_ms();
   // The index entries first (a crash after them leaves entries the lists filter out), then
   // the record, the session and its active-set entry in one script.
-  if (l.pipeline(index_commands(s, ttl)).empty()) return store_status::unavailable;
+  if (!l.run_each(index_script(), index_args(s, ttl), 1)) return store_status::unavailable;
   argv_t args{session_key(s.sid),
               active_key,
               refresh_key(rt.hash),
@@ -497,7 +235,7 @@ store_status redis_store::create(const session& s, const refresh_record& rt) {
               record_value(rt),
               record_ttl(ttl)};
   append_fields(args, s);
-  const auto r = l.script(create_script, args, 3);
+  const auto r = l.run(create_script(), args, 3);
   if (!r || r->type != REDIS_REPLY_INTEGER) return store_status::unavailable;
   // 0: the sid exists; -3: the refresh hash belongs to another session (one owner).
   return r->integer == 1 ? store_status::ok : store_status::conflict;
@@ -557,9 +295,7 @@ store_status redis_store::update(const session& s, std::uint64_t expected_versio
   const bool check_index = s.active() && s.expires_at > now_ms();
   bool index_written = !s.active();
   if (!check_index && !index_written) {
-    if (!l.load_index_script() || l.pipeline(index_commands(s, ttl)).empty()) {
-      return store_status::unavailable;
-    }
+    if (!l.run_each(index_script(), index_args(s, ttl), 1)) return store_status::unavailable;
     index_written = true;
   }
   argv_t args{session_key(s.sid), active_key};
@@ -574,7 +310,7 @@ store_status redis_store::update(const session& s, std::uint64_t expected_versio
   const std::size_t index_flag = static_cast<std::size_t>(numkeys) + 4;
   append_fields(args, s);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const auto r = l.script(update_script, args, numkeys);
+    const auto r = l.run(update_script(), args, numkeys);
     if (!r || r->type != REDIS_REPLY_INTEGER) return store_status::unavailable;
     switch (r->integer) {
       case 1:
@@ -584,7 +320,7 @@ store_status redis_store::update(const session& s, std::uint64_t expected_versio
       case -1:
         return store_status::not_found;
       case -2:  // the keys changed: their index entries first, then the write again
-        if (attempt > 0 || !l.load_index_script() || l.pipeline(index_commands(s, ttl)).empty()) {
+        if (attempt > 0 || !l.run_each(index_script(), index_args(s, ttl), 1)) {
           return store_status::unavailable;
         }
         args[index_flag] = "0";

@@ -1,8 +1,8 @@
 // redis_store's own tests (the shared contract is store_contract_test.cpp), against a real
 // redis-server: two stores as two replicas racing on one session, TTLs on every key,
 // binary hashes, fail-closed within the timeout when Redis is down or hung and recovery
-// without reopening (a write right after a restart included), AUTH, database selection,
-// URL parsing.
+// without reopening (a write right after a restart included), writes after a SCRIPT FLUSH,
+// AUTH, database selection, URL parsing.
 #include "auth/redis_store.hpp"
 
 #include <gtest/gtest.h>
@@ -301,6 +301,37 @@ TEST(RedisStore, ALiveSessionWhoseKeysChangeGetsItsIndexEntriesBeforeTheWrite) {
   ASSERT_EQ(store.update(s, 2, nullptr), store_status::ok);
   const auto session_ttl = std::stoll(redis.command({"PTTL", redis_store::session_key("s1")}));
   EXPECT_GE(std::stoll(redis.command({"PTTL", "shub:sub:{bob}"})), session_ttl - 60'000);
+}
+
+// SCRIPT FLUSH under live connections (an operator's, or a tool's): the next writes load the
+// scripts again and go through, the index entries written in a pipeline of EVALSHA included.
+TEST(RedisStore, WritesGoThroughAfterTheScriptCacheIsFlushed) {
+  redis_server redis;
+  redis_store store(options_for(redis));
+  session s1 = live_session("s1");
+  ASSERT_EQ(store.create(s1, record_for(s1, "rt1")), store_status::ok);
+  s1.version = 2;
+  s1.rt_generation = 2;
+  const refresh_record rotated = record_for(s1, "rt1b");
+  ASSERT_EQ(store.update(s1, 1, &rotated), store_status::ok);  // both scripts loaded now
+
+  redis.command({"SCRIPT", "FLUSH"});
+  session s2 = live_session("s2");
+  EXPECT_EQ(store.create(s2, record_for(s2, "rt2")), store_status::ok) << store.last_error();
+  EXPECT_EQ(sids_of(store.list_by_sub("alice").value), (std::vector<std::string>{"s1", "s2"}));
+
+  redis.command({"SCRIPT", "FLUSH"});
+  s2.version = 2;
+  s2.sub = "bob";  // new index keys: written in the pipeline before the update script
+  EXPECT_EQ(store.update(s2, 1, nullptr), store_status::ok) << store.last_error();
+  EXPECT_EQ(sids_of(store.list_by_sub("bob").value), std::vector<std::string>{"s2"});
+
+  redis.command({"SCRIPT", "FLUSH"});
+  s1.version = 3;
+  s1.rt_generation = 3;
+  const refresh_record again = record_for(s1, "rt1c");
+  EXPECT_EQ(store.update(s1, 2, &again), store_status::ok) << store.last_error();
+  expect_same(store.get("s1").value, s1);
 }
 
 // A write that loses the compare-and-set leaves nothing: no refresh record (nobody got that
