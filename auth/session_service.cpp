@@ -285,12 +285,16 @@ session_outcome session_service::refresh(std::string_view refresh_token) {
   return out;
 }
 
+std::optional<verified_token> session_service::recall(std::string_view access_token) {
+  return verified_.find(access_token, clock_.now_s(), policy_.leeway_s);
+}
+
 session_outcome session_service::validate(std::string_view access_token) {
   session_outcome out;
   const std::int64_t now_s = clock_.now_s();
   // A token verified before (another tab of the session, a resource server asking again)
   // skips the signature check; its expiry is still checked, its session still read.
-  std::optional<verified_token> known = verified_.find(access_token, now_s, policy_.leeway_s);
+  std::optional<verified_token> known = recall(access_token);
   if (!known) {
     jwt_expectations expect;
     expect.typ = "at+jwt";

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +98,10 @@ class session_service {
   [[nodiscard]] session_outcome identify_refresh(std::string_view refresh_token);
   // Verifies an access token and checks its session in the store.
   [[nodiscard]] session_outcome validate(std::string_view access_token);
+  // What an earlier verification of this exact token established (sid, sub, exp) while it
+  // has not expired; nullopt when it has to be verified. Reads nothing: the session's state
+  // is the caller's to know.
+  [[nodiscard]] std::optional<verified_token> recall(std::string_view access_token);
   // Slides the idle expiry of an active session (extend, activity).
   [[nodiscard]] session_outcome extend(std::string_view sid);
   // Ends a session with `reason`; ended_now is false when it had ended already.

@@ -4,11 +4,12 @@
 //
 // Keyed by the SHA-256 of the token's exact bytes (a forged token cannot collide with a
 // cached one); a hit holds only what the verification established — sid, sub and the
-// expiry — and expires with the token, so time is still checked on every use. The session
-// itself is always read from the store: revocation is never cached. Bounded: each of its
-// shards holds at most capacity / shards entries and, when full, drops its expired ones or
-// else all of them; an insert also drops a shard's expired entries once a minute, so the
-// cache holds about the tokens still alive, not its capacity, after a while.
+// expiry — and expires with the token, so time is still checked on every use. Nothing about
+// the session is kept here: whether it is still active is its caller's question (the
+// store's, or what a replica's tabs of it know). Bounded: each of its shards holds at most
+// capacity / shards entries and, when full, drops its expired ones or else all of them; an
+// insert also drops a shard's expired entries once a minute, so the cache holds about the
+// tokens still alive, not its capacity, after a while.
 #pragma once
 
 #include <array>

@@ -87,6 +87,10 @@ po::options_description describe(config& c, std::string& config_file) {
     ("max-connections-per-ip", with_default(&c.max_connections_per_ip), "WebSocket connections per client address")
     ("ws-connect-rate-limit", with_default(&c.ws_connect_rate_limit), "WebSocket upgrades per minute per address")
     ("max-connections-per-session", with_default(&c.max_connections_per_session), "WebSocket connections per session")
+    ("ws-auth-known-sessions", with_default(&c.ws_auth_known_sessions),
+     "WebSocket: a tab of a session that already has tabs on this replica authenticates "
+     "against what they know, with a token verified before, without reading the store "
+     "(false: every auth reads it)")
     ("activity-coalesce-ms", with_default(&c.activity_coalesce_ms), "at most one idle slide per session per window")
     ("replica-id", with_default(&c.replica_id), "replica name (empty = host name + port)")
     ("cluster-bind", with_default(&c.cluster_bind), "ZeroMQ PUB endpoint, e.g. tcp://127.0.0.1:5601")

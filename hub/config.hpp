@@ -71,7 +71,10 @@ struct config {
   std::int64_t max_connections_per_ip = 1000;  // one office behind NAT has many tabs
   std::int64_t ws_connect_rate_limit = 600;    // upgrades per minute per address
   std::int64_t max_connections_per_session = 100;  // tabs × micro-apps of one browser
-  std::int64_t activity_coalesce_ms = 5000;        // at most one idle slide per session per window
+  // A tab of a session that has tabs here authenticates against what they know: no store
+  // read (session_timers::known); false: every auth and resume reads the store.
+  bool ws_auth_known_sessions = true;
+  std::int64_t activity_coalesce_ms = 5000;  // at most one idle slide per session per window
 
   // --- cluster ------------------------------------------------------------------------
   std::string replica_id;  // empty = host name + port

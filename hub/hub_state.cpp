@@ -110,6 +110,23 @@ void hub_state::announce(const auth::session& s, const event& e) {
   if (events) events->publish(e, &s);
 }
 
+std::optional<auth::session_outcome> hub_state::recognise(std::string_view access_token) {
+  // While the store fails, an auth fails closed like every other call (its open tabs keep
+  // what they have).
+  if (!cfg.ws_auth_known_sessions || !stats.store_up.load(std::memory_order_relaxed)) {
+    return std::nullopt;
+  }
+  auto token = service.recall(access_token);
+  if (!token) return std::nullopt;
+  auto s = timers.known(token->sid, clock.now_ms());
+  if (!s || s->sub != token->sub) return std::nullopt;
+  auth::session_outcome out;
+  out.s = std::move(*s);
+  out.token_exp = token->exp;
+  stats.auth_without_store.add();
+  return out;
+}
+
 void hub_state::announce_logouts(const std::vector<auth::session>& ended, std::string_view scope) {
   for (const auto& s : ended)
     announce(s, logout_event(s, scope));

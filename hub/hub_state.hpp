@@ -76,6 +76,9 @@ struct hub_state {
   // Publishes an event about a session whose state `s` now is; the idle timers learn it
   // first, so a warning or logout never acts on an older state.
   void announce(const auth::session& s, const event& e);
+  // An `auth` or `resume` answered without the store: the token was verified before and its
+  // session has tabs here, neither expiry due (session_timers::known). nullopt: validate.
+  [[nodiscard]] std::optional<auth::session_outcome> recognise(std::string_view access_token);
   // Logout events for sessions one call ended.
   void announce_logouts(const std::vector<auth::session>& ended, std::string_view scope);
 

@@ -13,7 +13,10 @@ constexpr std::int64_t expire_retry_ms = 1000;
 void session_timers::attach(const auth::session& s) {
   std::lock_guard lock(mutex_);
   entry& e = sessions_[s.sid];
-  ++e.connections;
+  if (e.connections++ == 0) {
+    e.sub = s.sub;
+    e.device_id = s.device_id;
+  }
   if (s.version >= e.version) {
     e.idle_expires_at = s.idle_expires_at;
     e.expires_at = s.expires_at;
@@ -50,6 +53,24 @@ std::int64_t session_timers::connections(const std::string& sid) const {
   std::lock_guard lock(mutex_);
   const auto it = sessions_.find(sid);
   return it == sessions_.end() ? 0 : it->second.connections;
+}
+
+std::optional<auth::session> session_timers::known(const std::string& sid,
+                                                   std::int64_t now_ms) const {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(sid);
+  if (it == sessions_.end()) return std::nullopt;
+  const entry& e = it->second;
+  if (now_ms >= e.idle_expires_at || now_ms >= e.expires_at) return std::nullopt;
+  auth::session s;
+  s.sid = sid;
+  s.sub = e.sub;
+  s.device_id = e.device_id;
+  s.version = e.version;
+  s.idle_expires_at = e.idle_expires_at;
+  s.expires_at = e.expires_at;
+  s.state = auth::session_state::active;
+  return s;
 }
 
 std::vector<session_timers::tracked> session_timers::snapshot() const {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +31,14 @@ class session_timers {
   void forget(const std::string& sid);
 
   [[nodiscard]] std::int64_t connections(const std::string& sid) const;
+
+  // The session as its tabs here know it — sid, sub, device, version and expiries, active —
+  // when it has connections on this replica and neither expiry is due at now_ms. What they
+  // know is what every change to it told this replica: announce() for its own, the cluster
+  // for its peers' (and a re-check against the store for a message lost). Ended, unknown
+  // here or due: nullopt, and the store has to say.
+  [[nodiscard]] std::optional<auth::session> known(const std::string& sid,
+                                                   std::int64_t now_ms) const;
 
   // The sessions with connections here, as this replica last heard of them (for a re-check
   // against the store).
@@ -60,6 +69,7 @@ class session_timers {
 
  private:
   struct entry {
+    std::string sub, device_id;  // fixed for a session's life
     std::int64_t connections = 0;
     std::int64_t idle_expires_at = 0;
     std::int64_t expires_at = 0;

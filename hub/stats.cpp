@@ -121,6 +121,7 @@ std::string render_stats_json(const hub_stats& s, const stats_context& ctx) {
   key_int(w, "total", s.connections_total.get());
   key_int(w, "slow_consumer_kicks", s.slow_consumer_kicks.get());
   key_int(w, "rate_limited_closes", s.rate_limited_closes.get());
+  key_int(w, "auth_without_store", s.auth_without_store.get());
   w.EndObject();
 
   w.Key("sessions");
@@ -259,6 +260,9 @@ std::string render_metrics(const hub_stats& s, const stats_context& ctx) {
        s.slow_consumer_kicks},
       {"rate_limited_closes_total", "counter", "Connections closed for their rate.",
        s.rate_limited_closes},
+      {"ws_auth_without_store_total", "counter",
+       "WebSocket auths answered from a session with tabs here (no store read).",
+       s.auth_without_store},
       {"events_published_total", "counter", "Events published.", s.events_published},
       {"events_delivered_total", "counter", "Event frames delivered to connections.",
        s.events_delivered},

@@ -77,6 +77,7 @@ struct hub_stats {
   // connections (WebSocket)
   counter connections_current, connections_authenticated, connections_watching, connections_total;
   counter slow_consumer_kicks, rate_limited_closes;
+  counter auth_without_store;  // auth/resume answered from a session known here
   // events
   counter events_published, events_delivered, events_dropped;
   latency_histogram fanout_latency;

@@ -172,6 +172,9 @@ void ws_connection::on_frame(std::string_view text) {
 }
 
 void ws_connection::start_auth(std::string token, bool resume, std::uint64_t since) {
+  // Another tab of a session with tabs here, with a token verified before: answered on
+  // this thread from what those tabs know. Anything else reads the store.
+  if (auto known = hub_.recognise(token)) return on_authenticated(*known, resume, since);
   blocking([&svc = hub_.service, token = std::move(token)] { return svc.validate(token); },
            [this, resume, since](const auth::session_outcome& out) {
              on_authenticated(out, resume, since);

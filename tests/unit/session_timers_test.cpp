@@ -1,5 +1,5 @@
 // session_timers: one idle timer per session — warnings once per deadline, expiries until
-// dealt with, activity coalescing, and connection counting.
+// dealt with, activity coalescing, connection counting, and the session as its tabs know it.
 #include "hub/session_timers.hpp"
 
 #include <gtest/gtest.h>
@@ -80,6 +80,45 @@ TEST(SessionTimers, ActivityIsCoalescedPerWindow) {
   EXPECT_FALSE(t.activity_due("s1", 14'999));
   EXPECT_TRUE(t.activity_due("s1", 15'000));
   EXPECT_FALSE(t.activity_due("unknown", 15'000));
+}
+
+// known(): only a session with connections here, neither expiry due, as the latest update
+// of it says; its sub and device from the first attach.
+TEST(SessionTimers, KnowsOnlyLiveSessionsWithConnectionsHereAsLastTold) {
+  session_timers t(60'000, 5'000);
+  EXPECT_FALSE(t.known("s1", 0));
+  auto s = make("s1", 100'000, 200'000, 3);
+  s.sub = "alice";
+  s.device_id = "dev-1";
+  t.attach(s);
+  auto k = t.known("s1", 50'000);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->sid, "s1");
+  EXPECT_EQ(k->sub, "alice");
+  EXPECT_EQ(k->device_id, "dev-1");
+  EXPECT_EQ(k->version, 3u);
+  EXPECT_EQ(k->idle_expires_at, 100'000);
+  EXPECT_EQ(k->expires_at, 200'000);
+  EXPECT_TRUE(k->active());
+
+  EXPECT_FALSE(t.known("s1", 100'000));  // idle expiry due: the store decides
+  t.update(make("s1", 150'000, 200'000, 4));
+  k = t.known("s1", 100'000);
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->version, 4u);
+  EXPECT_EQ(k->sub, "alice");
+  t.update(make("s1", 90'000, 200'000, 2));  // older news changes nothing
+  EXPECT_EQ(t.known("s1", 100'000)->version, 4u);
+  EXPECT_FALSE(t.known("s1", 200'000));  // absolute expiry due
+
+  auto ended = make("s1", 150'000, 200'000, 5);
+  ended.state = auth::session_state::revoked;
+  t.update(ended);
+  EXPECT_FALSE(t.known("s1", 100'000));
+
+  t.attach(make("s2", 100'000, 200'000, 1));
+  t.detach("s2");
+  EXPECT_FALSE(t.known("s2", 50'000));  // no connections here any more
 }
 
 }  // namespace

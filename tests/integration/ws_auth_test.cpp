@@ -1,0 +1,137 @@
+// `auth` and `resume` of a tab whose session already has tabs on this replica
+// (--ws-auth-known-sessions, on by default): answered from what those tabs know, with a token
+// verified before, without a store read — the same `ready` a store read gives, the session's
+// later changes included, and never for a session that has ended. Real binary, real sockets.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+#include "harness_ws.hpp"
+#include "hub_api.hpp"
+
+namespace shub::itest {
+namespace {
+
+std::unique_ptr<ws_tab> ready_tab(int port, const std::string& frame, json& ready) {
+  auto tab = std::make_unique<ws_tab>(port);
+  tab->send(frame);
+  auto r = tab->wait_type("ready");
+  if (!r) return nullptr;
+  ready = std::move(*r);
+  return tab;
+}
+
+std::string auth_frame(const std::string& token) {
+  return R"({"type":"auth","token":")" + token + "\"}";
+}
+
+std::string resume_frame(const std::string& token, std::uint64_t version) {
+  return R"({"type":"resume","token":")" + token + R"(","version":)" + std::to_string(version) +
+         "}";
+}
+
+std::int64_t without_store(int port) {
+  return stat_value(port, "connections", "auth_without_store");
+}
+
+TEST(WsAuth, MoreTabsOfASessionWithTabsHereGetTheSameReadyWithoutTheStore) {
+  hub_process hub;
+  const auto a = create_session_ok(hub.port(), "alice");
+  json first_ready;
+  auto first = ready_tab(hub.port(), auth_frame(a.access_token), first_ready);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(without_store(hub.port()), 0);  // the first tab of a session reads the store
+
+  std::vector<std::unique_ptr<ws_tab>> tabs;
+  for (int i = 0; i < 3; ++i) {
+    json ready;
+    auto tab = ready_tab(hub.port(), auth_frame(a.access_token), ready);
+    ASSERT_TRUE(tab);
+    // (`did` is each connection's browser: these tabs have no cookie, so each got its own.)
+    for (const char* k : {"sid", "sub", "version", "expires_at", "idle_expires_at", "replica"}) {
+      ASSERT_TRUE(ready.HasMember(k)) << k;
+      EXPECT_TRUE(ready[k] == first_ready[k]) << k;
+    }
+    tabs.push_back(std::move(tab));
+  }
+  EXPECT_EQ(without_store(hub.port()), 3);
+  EXPECT_EQ(stat_value(hub.port(), "connections", "authenticated"), 4);
+  tabs.push_back(std::move(first));
+
+  // The session moves on: a tab resuming from the version it had hears the new state.
+  ASSERT_EQ(extend(hub.port(), a.access_token).status, 200);
+  for (auto& tab : tabs)
+    ASSERT_TRUE(tab->wait_event("session.extended"));
+  json ready;
+  auto late = ready_tab(hub.port(),
+                        resume_frame(a.access_token, first_ready["version"].GetUint64()), ready);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(ready["version"].GetUint64(), first_ready["version"].GetUint64() + 1);
+  EXPECT_GT(ready["idle_expires_at"].GetInt64(), first_ready["idle_expires_at"].GetInt64());
+  const auto state = late->wait_event("session.extended");
+  ASSERT_TRUE(state);
+  EXPECT_EQ((*state)["data"]["idle_expires_at"].GetInt64(), ready["idle_expires_at"].GetInt64());
+  EXPECT_EQ(without_store(hub.port()), 4);
+  tabs.push_back(std::move(late));
+
+  // Tabs that joined without the store hear the session's events like the first one.
+  ASSERT_EQ(delete_session(hub.port(), a.sid).status, 204);
+  for (auto& tab : tabs) {
+    ASSERT_TRUE(tab->wait_event("logout"));
+    EXPECT_EQ(tab->close_code(2s), 4010);
+  }
+}
+
+TEST(WsAuth, ATokenOfAnEndedSessionIsRefusedThoughItsTabsWereHere) {
+  hub_process hub;
+  const auto a = create_session_ok(hub.port(), "alice");
+  json ready;
+  auto first = ready_tab(hub.port(), auth_frame(a.access_token), ready);
+  auto second = ready_tab(hub.port(), auth_frame(a.access_token), ready);
+  ASSERT_TRUE(first && second);
+  ASSERT_EQ(http_request(hub.port(), "POST", "/v1/users/alice/logout", {api_auth()}).status, 200);
+  EXPECT_EQ(first->close_code(2s), 4010);
+  EXPECT_EQ(second->close_code(2s), 4010);
+
+  ws_tab again(hub.port());
+  again.auth(a.access_token);
+  const auto err = again.wait_type("error");
+  ASSERT_TRUE(err);
+  EXPECT_EQ(json_string(*err, "code").value_or(""), "session_revoked");
+  EXPECT_EQ(again.close_code(2s), 4001);
+  EXPECT_EQ(without_store(hub.port()), 1);  // the second tab only
+}
+
+TEST(WsAuth, ATokenNeverVerifiedHereIsVerifiedAndItsSessionRead) {
+  hub_process hub;
+  const auto a = create_session_ok(hub.port(), "alice");
+  json ready;
+  auto first = ready_tab(hub.port(), auth_frame(a.access_token), ready);
+  ASSERT_TRUE(first);
+  // A new access token of the same session (a refresh): its first use is verified and read.
+  ASSERT_TRUE(a.refresh_token);
+  const auto r = parse_token_response(refresh(hub.port(), *a.refresh_token));
+  ASSERT_TRUE(r);
+  const std::string fresh = r->access_token;
+  auto second = ready_tab(hub.port(), auth_frame(fresh), ready);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(without_store(hub.port()), 0);
+  auto third = ready_tab(hub.port(), auth_frame(fresh), ready);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(without_store(hub.port()), 1);
+}
+
+TEST(WsAuth, WithTheOptionOffEveryAuthReadsTheStore) {
+  hub_process hub({"--ws-auth-known-sessions", "false"});
+  const auto a = create_session_ok(hub.port(), "alice");
+  std::vector<std::unique_ptr<ws_tab>> tabs;
+  for (int i = 0; i < 3; ++i) {
+    json ready;
+    tabs.push_back(ready_tab(hub.port(), auth_frame(a.access_token), ready));
+    ASSERT_TRUE(tabs.back());
+  }
+  EXPECT_EQ(without_store(hub.port()), 0);
+  EXPECT_EQ(stat_value(hub.port(), "connections", "authenticated"), 3);
+}
+
+}  // namespace
+}  // namespace shub::itest
