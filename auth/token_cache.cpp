@@ -27,13 +27,13 @@ void token_cache::insert(std::string_view token, verified_token v, std::int64_t 
   std::lock_guard lock(s.mutex);
   const auto expired = [&](const auto& e) { return e.second.exp < now_s; };
   if (s.entries.size() >= per_shard_) {
-    std::erase_if(s.entries, expired);
+    boost::unordered::erase_if(s.entries, expired);
     if (s.entries.size() >= per_shard_) s.entries.clear();
     s.next_purge_s = now_s + purge_every_s;
   } else if (now_s >= s.next_purge_s) {
     // Tokens of sessions that ended are never looked up again: without this they would
     // stay until the shard fills, and a long-running hub would hold its full capacity.
-    std::erase_if(s.entries, expired);
+    boost::unordered::erase_if(s.entries, expired);
     s.next_purge_s = now_s + purge_every_s;
   }
   s.entries.insert_or_assign(std::move(key), std::move(v));

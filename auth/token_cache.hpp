@@ -13,12 +13,12 @@
 #pragma once
 
 #include <array>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 namespace shub::auth {
 
@@ -45,8 +45,8 @@ class token_cache {
   static constexpr std::int64_t purge_every_s = 60;
   struct shard {
     std::mutex mutex;
-    std::unordered_map<std::string, verified_token> entries;  // key: SHA-256, raw bytes
-    std::int64_t next_purge_s = 0;                            // the next sweep of expired ones
+    boost::unordered_flat_map<std::string, verified_token> entries;  // key: SHA-256, raw bytes
+    std::int64_t next_purge_s = 0;  // the next sweep of expired ones
   };
   std::size_t per_shard_;
   std::array<shard, shards> shards_;

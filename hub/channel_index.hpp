@@ -2,12 +2,15 @@
 // One per worker and touched only by that worker's thread, so it has no lock (DESIGN.md).
 // Holds raw pointers: a connection subscribes after its handshake and unsubscribes itself
 // when it closes, always on its worker's thread, so no pointer here outlives its owner.
+// An open-addressing map (boost::unordered_flat_map): a lookup is one probe of a group of
+// slots, not a walk of a bucket's chain of separately allocated nodes — every tab's
+// subscribe and every event's delivery is one.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace shub {
@@ -42,7 +45,7 @@ class channel_index {
   [[nodiscard]] std::size_t channel_count() const { return map_.size(); }
 
  private:
-  std::unordered_map<std::string, std::vector<Subscriber*>> map_;
+  boost::unordered_flat_map<std::string, std::vector<Subscriber*>> map_;
 };
 
 }  // namespace shub

@@ -7,11 +7,11 @@
 // session per coalescing window, however many tabs report activity.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "auth/session.hpp"
@@ -79,7 +79,7 @@ class session_timers {
     std::int64_t expire_asked_at = 0;  // throttles re-asking the store
   };
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, entry> sessions_;
+  boost::unordered_flat_map<std::string, entry> sessions_;
   std::int64_t warn_before_ms_;
   std::int64_t activity_window_ms_;
 };
