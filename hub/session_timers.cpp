@@ -10,8 +10,14 @@ namespace {
 constexpr std::int64_t expire_retry_ms = 1000;
 }  // namespace
 
-void session_timers::attach(const auth::session& s) {
+bool session_timers::attach(const auth::session& s, auth::session* ended) {
   std::lock_guard lock(mutex_);
+  for (const auto& generation : ended_) {
+    const auto gone = generation.find(s.sid);
+    if (gone == generation.end()) continue;
+    if (ended) *ended = gone->second;
+    return false;
+  }
   entry& e = sessions_[s.sid];
   if (e.connections++ == 0) {
     e.sub = s.sub;
@@ -22,6 +28,7 @@ void session_timers::attach(const auth::session& s) {
     e.expires_at = s.expires_at;
     e.version = s.version;
   }
+  return true;
 }
 
 void session_timers::detach(const std::string& sid) {
@@ -33,20 +40,38 @@ void session_timers::detach(const std::string& sid) {
 void session_timers::update(const auth::session& s) {
   std::lock_guard lock(mutex_);
   const auto it = sessions_.find(s.sid);
-  if (it == sessions_.end() || s.version < it->second.version) return;
-  if (!s.active()) {
-    sessions_.erase(it);
+  if (!s.active()) {  // an end is final, whatever the version
+    // Remembered with or without tabs here: the first tab's auth may be on its way.
+    remember_ended(s);
+    if (it != sessions_.end()) sessions_.erase(it);
     return;
   }
+  if (it == sessions_.end() || s.version < it->second.version) return;
   it->second.idle_expires_at = s.idle_expires_at;
   it->second.expires_at = s.expires_at;
   it->second.version = s.version;
   it->second.expire_asked_at = 0;
 }
 
-void session_timers::forget(const std::string& sid) {
-  std::lock_guard lock(mutex_);
-  sessions_.erase(sid);
+void session_timers::remember_ended(const auth::session& s) {
+  if (ended_[0].size() >= max_ended_kept / 2) {
+    ended_[1] = std::move(ended_[0]);
+    ended_[0].clear();
+  }
+  auth::session& kept = ended_[0][s.sid];
+  kept = s;
+  // What a refusal names (sid, sub, device, version, end); the rest is not kept.
+  kept.idp_sid.clear();
+  kept.claims_json.clear();
+  kept.amr_json.clear();
+  kept.rt_successor.clear();
+}
+
+void session_timers::rotate_ended(std::int64_t now_ms) {
+  if (now_ms - ended_rotated_at_ < ended_kept_ms_ / 2) return;
+  ended_rotated_at_ = now_ms;
+  ended_[1] = std::move(ended_[0]);
+  ended_[0].clear();
 }
 
 std::int64_t session_timers::connections(const std::string& sid) const {
@@ -94,6 +119,7 @@ bool session_timers::activity_due(const std::string& sid, std::int64_t now_ms) {
 session_timers::due session_timers::sweep(std::int64_t now_ms) {
   due out;
   std::lock_guard lock(mutex_);
+  rotate_ended(now_ms);
   for (auto& [sid, e] : sessions_) {
     if (now_ms >= e.idle_expires_at || now_ms >= e.expires_at) {
       if (now_ms - e.expire_asked_at >= expire_retry_ms) {

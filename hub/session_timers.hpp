@@ -5,9 +5,15 @@
 // store to end the second — a compare-and-set there, so when several replicas race exactly
 // one `logout` is published. It also gates `activity` frames: at most one store write per
 // session per coalescing window, however many tabs report activity.
+//
+// Sessions heard to end are remembered for a while (between ended_kept_ms/2 and
+// ended_kept_ms): a tab whose auth read the session from the store just before its logout
+// reached this replica would otherwise attach to it as active, after the `logout` it was
+// not yet subscribed to hear, and the tabs after it would authenticate from that view.
 #pragma once
 
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -20,15 +26,24 @@ namespace shub {
 
 class session_timers {
  public:
-  session_timers(std::int64_t warn_before_ms, std::int64_t activity_window_ms)
-      : warn_before_ms_(warn_before_ms), activity_window_ms_(activity_window_ms) {}
+  static constexpr std::int64_t default_ended_kept_ms = 60'000;
+  // Ended sessions remembered at most; past it they are forgotten sooner.
+  static constexpr std::size_t max_ended_kept = 200'000;
 
-  // A connection of `s` authenticated here / closed.
-  void attach(const auth::session& s);
+  session_timers(std::int64_t warn_before_ms, std::int64_t activity_window_ms,
+                 std::int64_t ended_kept_ms = default_ended_kept_ms)
+      : warn_before_ms_(warn_before_ms),
+        activity_window_ms_(activity_window_ms),
+        ended_kept_ms_(ended_kept_ms) {}
+
+  // A connection of `s` authenticated here. False, and nothing attached, when this replica
+  // has heard `s` end since (the read it came from lost a race with its logout); `ended`,
+  // when given, then receives the session as it ended.
+  bool attach(const auth::session& s, auth::session* ended = nullptr);
+  // A connection attached here closed.
   void detach(const std::string& sid);
   // The session's expiries moved (extend, refresh, activity) or it ended.
   void update(const auth::session& s);
-  void forget(const std::string& sid);
 
   [[nodiscard]] std::int64_t connections(const std::string& sid) const;
 
@@ -64,7 +79,8 @@ class session_timers {
     std::vector<std::string> expire;  // sids past an expiry
   };
   // What is due at now_ms. A warning is reported once per idle deadline; an expiry is
-  // reported again on later sweeps until update() or forget() says it was dealt with.
+  // reported again on later sweeps until update() says it was dealt with. Also lets go of
+  // the ended sessions remembered longest.
   [[nodiscard]] due sweep(std::int64_t now_ms);
 
  private:
@@ -78,10 +94,18 @@ class session_timers {
     std::int64_t last_activity_write = 0;
     std::int64_t expire_asked_at = 0;  // throttles re-asking the store
   };
+  void remember_ended(const auth::session& s);  // under mutex_
+  void rotate_ended(std::int64_t now_ms);       // under mutex_
+
   mutable std::mutex mutex_;
   boost::unordered_flat_map<std::string, entry> sessions_;
+  // Ended sessions in two generations: the newer takes every end heard, the older is
+  // dropped when the newer is half ended_kept_ms old (or max_ended_kept / 2 long).
+  boost::unordered_flat_map<std::string, auth::session> ended_[2];
+  std::int64_t ended_rotated_at_ = 0;
   std::int64_t warn_before_ms_;
   std::int64_t activity_window_ms_;
+  std::int64_t ended_kept_ms_;
 };
 
 }  // namespace shub

@@ -203,6 +203,15 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
     return fail("too_many_connections", "this session has too many connections",
                 close_code::forbidden);
   }
+  if (auth::session gone; !hub_.timers.attach(out.s, &gone)) {
+    // Its logout reached this replica after `out` was read, before this tab subscribed to
+    // hear it: answered as the store now would.
+    auth::session_outcome now;
+    now.why = auth::denial::revoked;
+    now.s = std::move(gone);
+    return on_authenticated(now, resume, since);
+  }
+  attached_ = true;
   sid_ = out.s.sid;
   sub_ = out.s.sub;
   token_exp_s_ = out.token_exp;
@@ -218,8 +227,6 @@ void ws_connection::on_authenticated(const auth::session_outcome& out, bool resu
   subscribe(session_channel(sid_));
   subscribe(user_channel(sub_));
   if (!did_.empty()) subscribe(device_channel(did_));
-  hub_.timers.attach(out.s);
-  attached_ = true;
   reply(ready_frame(&out.s, did_, hub_.replica_id));
   if (resume && out.s.version > since) {
     reply(encode_frame(extended_event(out.s), "state-" + sid_ + "-" + std::to_string(out.s.version),

@@ -121,5 +121,63 @@ TEST(SessionTimers, KnowsOnlyLiveSessionsWithConnectionsHereAsLastTold) {
   EXPECT_FALSE(t.known("s2", 50'000));  // no connections here any more
 }
 
+// A session heard to end is remembered: an auth that read it active before its logout
+// arrived attaches to nothing and learns how it ended, with or without other tabs here.
+TEST(SessionTimers, RefusesToAttachASessionHeardToEnd) {
+  session_timers t(60'000, 5'000, 10'000);
+  ASSERT_TRUE(t.sweep(0).expire.empty());  // the remembered ends start their clock
+  auto read_before = make("s1", 100'000, 200'000, 3);
+  read_before.sub = "alice";
+  auto ended = make("s1", 100'000, 200'000, 4);
+  ended.sub = "alice";
+  ended.device_id = "dev-1";
+  ended.state = auth::session_state::revoked;
+  ended.end_reason = "user_logout";
+  ended.claims_json = R"({"tenant":"acme"})";
+  t.update(ended);  // no tab here yet: the first tab's auth is still reading
+
+  auth::session told;
+  EXPECT_FALSE(t.attach(read_before, &told));
+  EXPECT_EQ(t.connections("s1"), 0);
+  EXPECT_FALSE(t.known("s1", 50'000));
+  EXPECT_EQ(told.sid, "s1");
+  EXPECT_EQ(told.sub, "alice");
+  EXPECT_EQ(told.device_id, "dev-1");
+  EXPECT_EQ(told.version, 4u);
+  EXPECT_FALSE(told.active());
+  EXPECT_EQ(told.end_reason, "user_logout");
+  EXPECT_TRUE(told.claims_json.empty());  // not kept
+
+  auto s2 = make("s2", 100'000, 200'000, 1);
+  ASSERT_TRUE(t.attach(s2));
+  auto s2_ended = make("s2", 100'000, 200'000, 2);
+  s2_ended.state = auth::session_state::revoked;
+  t.update(s2_ended);  // its tabs here are told by the logout itself
+  EXPECT_FALSE(t.attach(s2));
+  EXPECT_EQ(t.connections("s2"), 0);
+
+  // Kept for at least half of ended_kept_ms, gone after it.
+  ASSERT_TRUE(t.sweep(4'999).expire.empty());
+  EXPECT_FALSE(t.attach(read_before));
+  ASSERT_TRUE(t.sweep(5'000).expire.empty());
+  EXPECT_FALSE(t.attach(read_before));
+  ASSERT_TRUE(t.sweep(10'000).expire.empty());
+  EXPECT_TRUE(t.attach(read_before));
+}
+
+// However many sessions end, the remembered ones stay bounded.
+TEST(SessionTimers, RemembersABoundedNumberOfEnds) {
+  session_timers t(60'000, 5'000);
+  constexpr std::size_t n = session_timers::max_ended_kept + 10;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto s = make("s" + std::to_string(i), 100'000, 200'000, 2);
+    s.state = auth::session_state::revoked;
+    t.update(s);
+  }
+  EXPECT_TRUE(t.attach(make("s0", 100'000, 200'000, 1)));  // the oldest let go
+  EXPECT_FALSE(t.attach(make("s" + std::to_string(n - 1), 100'000, 200'000, 1)));
+  EXPECT_FALSE(t.attach(make("s" + std::to_string(n / 2), 100'000, 200'000, 1)));
+}
+
 }  // namespace
 }  // namespace shub
