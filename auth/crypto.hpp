@@ -12,6 +12,8 @@ namespace shub::auth {
 
 // SHA-256 of data, as 32 raw bytes.
 [[nodiscard]] std::string sha256(std::string_view data);
+// SHA-1 of data, as 20 raw bytes: for RFC 6455's Sec-WebSocket-Accept, nothing secret.
+[[nodiscard]] std::string sha1(std::string_view data);
 
 // n bytes from OpenSSL's CSPRNG. Throws std::runtime_error only if the RNG fails (fatal).
 [[nodiscard]] std::string random_bytes(std::size_t n);

@@ -15,9 +15,11 @@ namespace shub::auth {
 
 // Parses all of `text` into `d` (valid UTF-8 required). False on a parse error; also
 // false, with no parse error set, when the parser stopped at a NUL byte before the end.
-[[nodiscard]] inline bool parse_json_text(std::string_view text, rapidjson::Document& d) {
+// Any GenericDocument over UTF-8 (rapidjson::Document, or one on a caller's memory pool).
+template <class Document = rapidjson::Document>
+[[nodiscard]] bool parse_json_text(std::string_view text, Document& d) {
   rapidjson::MemoryStream in(text.data(), text.size());  // bytes as they are: no BOM skipped
-  d.ParseStream<rapidjson::kParseValidateEncodingFlag, rapidjson::UTF8<>>(in);
+  d.template ParseStream<rapidjson::kParseValidateEncodingFlag, rapidjson::UTF8<>>(in);
   return !d.HasParseError() && in.Tell() == text.size();
 }
 

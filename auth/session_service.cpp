@@ -196,6 +196,7 @@ session_outcome session_service::create(const create_request& req) {
     out.tokens.access_token = mint_access_token(s, now, exp_s);
     out.tokens.refresh_token = refresh_token;
     out.tokens.expires_in = exp_s - now / 1000;
+    remember_minted(s, out.tokens.access_token, exp_s, now);
     out.s = std::move(s);
     return out;
   }
@@ -277,12 +278,20 @@ session_outcome session_service::refresh(std::string_view refresh_token) {
     const store_status st = store_.update(s, read_version, new_rec);
     if (st == store_status::conflict) continue;
     if (st != store_status::ok) break;
+    if (out.rotated) {
+      remember_minted(s, out.tokens.access_token, now / 1000 + out.tokens.expires_in, now);
+    }
     out.s = std::move(s);
     return out;
   }
   out = session_outcome{};
   out.why = denial::unavailable;
   return out;
+}
+
+void session_service::remember_minted(const session& s, std::string_view access_token,
+                                      std::int64_t exp_s, std::int64_t now_ms) {
+  verified_.insert(access_token, verified_token{s.sid, s.sub, exp_s}, now_ms / 1000);
 }
 
 std::optional<verified_token> session_service::recall(std::string_view access_token) {

@@ -134,6 +134,10 @@ class session_service {
   // A signed access token for `s`; `exp` receives its expiry (seconds).
   [[nodiscard]] std::string mint_access_token(const session& s, std::int64_t now_ms,
                                               std::int64_t& exp) const;
+  // A token this service minted and handed out is valid by construction: its first use (the
+  // first tab's auth, the token frame after a refresh) needs no signature check either.
+  void remember_minted(const session& s, std::string_view access_token, std::int64_t exp_s,
+                       std::int64_t now_ms);
   // Applies `change` to a fresh read of `sid` with compare-and-set, retrying on conflict.
   template <class Change>
   [[nodiscard]] session_outcome modify(std::string_view sid, Change change);

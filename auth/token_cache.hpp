@@ -1,6 +1,6 @@
-// token_cache: access tokens whose signature and claims were verified, so a token that
-// opens several tabs (or is validated again and again by a resource server) costs one
-// signature check, not one per use.
+// token_cache: access tokens whose signature and claims were verified, or which this hub
+// minted itself, so a token that opens several tabs (or is validated again and again by a
+// resource server) costs one signature check at most, not one per use.
 //
 // Keyed by the SHA-256 of the token's exact bytes (a forged token cannot collide with a
 // cached one); a hit holds only what the verification established — sid, sub and the

@@ -24,7 +24,7 @@ type type_of(std::string_view name) {
 
 // Any string is a token to judge: an empty or oversized one is refused with 4001 like every
 // other bad token (PROTOCOL §3: ready or 4001). Only a frame without one is malformed.
-bool take_token(const rapidjson::Document& doc, client_frame& f) {
+bool take_token(const rapidjson::Value& doc, client_frame& f) {
   const auto token = string_member(doc, "token");
   if (!token) return false;
   f.token = std::string(*token);
@@ -36,12 +36,15 @@ bool take_token(const rapidjson::Document& doc, client_frame& f) {
 client_frame parse_client_frame(std::string_view text) {
   client_frame f;
   std::string why;
-  const auto parsed = parse_json_object(text, why);
-  if (!parsed) {
+  // A frame's tree in a buffer on this stack: every tab's auth and every activity report is
+  // one, and a larger frame (a long token) takes further chunks from the heap.
+  char pool_buffer[2048];
+  rapidjson::MemoryPoolAllocator<> pool(pool_buffer, sizeof pool_buffer);
+  pooled_document doc(&pool, 256, &pool);
+  if (!parse_json_object(text, doc, why)) {
     f.error = "a frame is one JSON object";
     return f;
   }
-  const rapidjson::Document& doc = *parsed;
   const auto name = string_member(doc, "type");
   if (!name) {
     f.error = "the frame has no string \"type\"";

@@ -84,16 +84,17 @@ http_response store_unavailable() {
   return res;
 }
 
-std::optional<rapidjson::Document> parse_json_object(std::string_view body, std::string& error,
-                                                     bool empty_ok) {
-  rapidjson::Document doc;
+namespace {
+
+template <class Document>
+bool parse_object(std::string_view body, Document& doc, std::string& error, bool empty_ok) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     if (empty_ok) {
       doc.SetObject();
-      return doc;
+      return true;
     }
     error = "a JSON object body is required";
-    return std::nullopt;
+    return false;
   }
   // The whole body: trailing bytes after the object are an error too, a NUL byte or a
   // byte-order mark as well (auth/json_text.hpp).
@@ -102,13 +103,27 @@ std::optional<rapidjson::Document> parse_json_object(std::string_view body, std:
                                       rapidjson::GetParseError_En(doc.GetParseError()) +
                                       " at offset " + std::to_string(doc.GetErrorOffset())
                                 : std::string("malformed JSON: a NUL byte");
-    return std::nullopt;
+    return false;
   }
   if (!doc.IsObject()) {
     error = "the body must be a JSON object";
-    return std::nullopt;
+    return false;
   }
+  return true;
+}
+
+}  // namespace
+
+std::optional<rapidjson::Document> parse_json_object(std::string_view body, std::string& error,
+                                                     bool empty_ok) {
+  rapidjson::Document doc;
+  if (!parse_object(body, doc, error, empty_ok)) return std::nullopt;
   return doc;
+}
+
+bool parse_json_object(std::string_view body, pooled_document& doc, std::string& error,
+                       bool empty_ok) {
+  return parse_object(body, doc, error, empty_ok);
 }
 
 std::optional<std::string_view> string_member(const rapidjson::Value& obj, const char* name) {

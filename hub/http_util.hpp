@@ -31,6 +31,15 @@ using http_response = http::response<http::string_body>;
 [[nodiscard]] std::optional<rapidjson::Document> parse_json_object(std::string_view body,
                                                                    std::string& error,
                                                                    bool empty_ok = false);
+// A document whose memory, the tree and the parse stack alike, comes from a pool its owner
+// gives it (MemoryPoolAllocator over a buffer on the stack, for a small text): a parse then
+// allocates nothing, where rapidjson::Document takes a 64 KiB chunk from malloc each time.
+using pooled_document =
+    rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                               rapidjson::MemoryPoolAllocator<>>;
+// parse_json_object into such a document: false, with the reason, where that is nullopt.
+[[nodiscard]] bool parse_json_object(std::string_view body, pooled_document& doc,
+                                     std::string& error, bool empty_ok = false);
 // A string member of a parsed object, or nullopt when absent or not a string.
 [[nodiscard]] std::optional<std::string_view> string_member(const rapidjson::Value& obj,
                                                             const char* name);

@@ -195,7 +195,10 @@ void worker::sweep() {
     sweep_at_ = 0;
     publish_stats();
   }
-  sweep_timer_.expires_after(std::chrono::milliseconds(1000 / sweep_parts));
+  // With no connections there is nothing to tick until one comes: the stats go out once a
+  // second, and an idle hub is not woken fifty times a second for nothing.
+  sweep_timer_.expires_after(
+      std::chrono::milliseconds(connections_.empty() ? 1000 : 1000 / sweep_parts));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) sweep();
   });

@@ -7,6 +7,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "auth/crypto.hpp"
+
 namespace shub::ws {
 
 namespace {
@@ -73,10 +75,11 @@ std::string accept_key(std::string_view client_key) {
   std::string in;
   in.reserve(client_key.size() + accept_guid.size());
   in.append(client_key).append(accept_guid);
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), digest);
+  const std::string digest = auth::sha1(in);
   char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out), digest, SHA_DIGEST_LENGTH);
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out),
+                      reinterpret_cast<const unsigned char*>(digest.data()), SHA_DIGEST_LENGTH);
   return {out, static_cast<std::size_t>(n)};
 }
 

@@ -101,23 +101,47 @@ TEST(WsAuth, ATokenOfAnEndedSessionIsRefusedThoughItsTabsWereHere) {
   EXPECT_EQ(without_store(hub.port()), 1);  // the second tab only
 }
 
-TEST(WsAuth, ATokenNeverVerifiedHereIsVerifiedAndItsSessionRead) {
+// A token this hub minted (a refresh here) is known from the start: the next tab with it
+// joins its sibling tabs' view, which the refresh's own event moved to the new version.
+TEST(WsAuth, ATokenRefreshedHereJoinsItsSiblingTabsAtTheNewVersion) {
   hub_process hub;
   const auto a = create_session_ok(hub.port(), "alice");
   json ready;
   auto first = ready_tab(hub.port(), auth_frame(a.access_token), ready);
   ASSERT_TRUE(first);
-  // A new access token of the same session (a refresh): its first use is verified and read.
   ASSERT_TRUE(a.refresh_token);
   const auto r = parse_token_response(refresh(hub.port(), *a.refresh_token));
   ASSERT_TRUE(r);
-  const std::string fresh = r->access_token;
-  auto second = ready_tab(hub.port(), auth_frame(fresh), ready);
+  ASSERT_GT(r->version, a.version);
+  auto second = ready_tab(hub.port(), auth_frame(r->access_token), ready);
   ASSERT_TRUE(second);
-  EXPECT_EQ(without_store(hub.port()), 0);
-  auto third = ready_tab(hub.port(), auth_frame(fresh), ready);
-  ASSERT_TRUE(third);
   EXPECT_EQ(without_store(hub.port()), 1);
+  EXPECT_EQ(ready["version"].GetInt64(), r->version);
+  EXPECT_EQ(ready["idle_expires_at"].GetInt64(), r->idle_expires_at);
+}
+
+// A token minted by another hub on the same store and key (another replica, with no cluster
+// link here): its first use is verified and its session read, so this hub's tabs, which never
+// heard of that refresh, do not answer for it.
+TEST(WsAuth, ATokenMintedElsewhereIsVerifiedAndItsSessionRead) {
+  hub_process hub;
+  hub_process other({"--store", "sqlite:" + hub.dir() + "/hub.db"});  // its key beside it
+  const auto a = create_session_ok(hub.port(), "alice");
+  json ready;
+  auto first = ready_tab(hub.port(), auth_frame(a.access_token), ready);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(a.refresh_token);
+  const auto r = parse_token_response(refresh(other.port(), *a.refresh_token));
+  ASSERT_TRUE(r) << other.output();
+  ASSERT_GT(r->version, a.version);
+  auto second = ready_tab(hub.port(), auth_frame(r->access_token), ready);
+  ASSERT_TRUE(second) << hub.output();
+  EXPECT_EQ(without_store(hub.port()), 0);
+  EXPECT_EQ(ready["version"].GetInt64(), r->version);  // the store's, not the tabs' view
+  auto third = ready_tab(hub.port(), auth_frame(r->access_token), ready);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(without_store(hub.port()), 1);  // verified now, and the tabs' view caught up
+  EXPECT_EQ(ready["version"].GetInt64(), r->version);
 }
 
 TEST(WsAuth, WithTheOptionOffEveryAuthReadsTheStore) {

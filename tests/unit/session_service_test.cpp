@@ -293,6 +293,33 @@ TEST_F(SessionServiceTokenCache, ACachedTokenExpiresWhenItsSignatureCheckWouldSa
   EXPECT_EQ(svc().validate(a.tokens.access_token).why, denial::token_expired);
 }
 
+// A token the service minted is remembered as it leaves (the first tab's auth needs no
+// signature check), with the sid, sub and expiry it carries; a rotation's successor too, and
+// a second service on the same store and key, which minted neither, knows neither until it
+// verifies them.
+TEST_F(SessionServiceTokenCache, RemembersTheTokensItMints) {
+  const auto a = login();
+  const auto known = svc().recall(a.tokens.access_token);
+  ASSERT_TRUE(known);
+  EXPECT_EQ(known->sid, a.s.sid);
+  EXPECT_EQ(known->sub, "alice");
+  EXPECT_EQ(known->exp, clock_.now_s() + 900);
+
+  clock_.advance_ms(5000);
+  const auto r = svc().refresh(a.tokens.refresh_token);
+  ASSERT_TRUE(r.ok() && r.rotated);
+  const auto next = svc().recall(r.tokens.access_token);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->sid, a.s.sid);
+  EXPECT_EQ(next->exp, clock_.now_s() + 900);
+
+  session_service elsewhere(store_, keys_, clock_, policy_);
+  EXPECT_FALSE(elsewhere.recall(a.tokens.access_token));
+  EXPECT_FALSE(elsewhere.recall(r.tokens.access_token));
+  EXPECT_TRUE(elsewhere.validate(r.tokens.access_token).ok());  // verified, then remembered
+  EXPECT_TRUE(elsewhere.recall(r.tokens.access_token));
+}
+
 TEST(TokenCache, IsBoundedAndCanBeOff) {
   token_cache off(0);
   off.insert("t", {"sid", "sub", 100}, 0);
