@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include "http_util.hpp"
+#include "ws_wire.hpp"
 
 namespace shub {
 
@@ -41,7 +42,10 @@ client_frame parse_client_frame(std::string_view text) {
   char pool_buffer[2048];
   rapidjson::MemoryPoolAllocator<> pool(pool_buffer, sizeof pool_buffer);
   pooled_document doc(&pool, 256, &pool);
-  if (!parse_json_object(text, doc, why)) {
+  // Bytes that are not UTF-8 are never a frame (the WebSocket layer refused them already).
+  // Checked here again by the WebSocket layer's validator, which runs through ASCII a word at
+  // a time, so the JSON parser need not decode every character of a token once more.
+  if (!ws::valid_utf8(text) || !parse_utf8_json_object(text, doc, why)) {
     f.error = "a frame is one JSON object";
     return f;
   }

@@ -87,7 +87,8 @@ http_response store_unavailable() {
 namespace {
 
 template <class Document>
-bool parse_object(std::string_view body, Document& doc, std::string& error, bool empty_ok) {
+bool parse_object(std::string_view body, Document& doc, std::string& error, bool empty_ok,
+                  bool utf8_checked) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     if (empty_ok) {
       doc.SetObject();
@@ -98,7 +99,7 @@ bool parse_object(std::string_view body, Document& doc, std::string& error, bool
   }
   // The whole body: trailing bytes after the object are an error too, a NUL byte or a
   // byte-order mark as well (auth/json_text.hpp).
-  if (!auth::parse_json_text(body, doc)) {
+  if (!auth::parse_json_text(body, doc, utf8_checked)) {
     error = doc.HasParseError() ? std::string("malformed JSON: ") +
                                       rapidjson::GetParseError_En(doc.GetParseError()) +
                                       " at offset " + std::to_string(doc.GetErrorOffset())
@@ -117,13 +118,12 @@ bool parse_object(std::string_view body, Document& doc, std::string& error, bool
 std::optional<rapidjson::Document> parse_json_object(std::string_view body, std::string& error,
                                                      bool empty_ok) {
   rapidjson::Document doc;
-  if (!parse_object(body, doc, error, empty_ok)) return std::nullopt;
+  if (!parse_object(body, doc, error, empty_ok, false)) return std::nullopt;
   return doc;
 }
 
-bool parse_json_object(std::string_view body, pooled_document& doc, std::string& error,
-                       bool empty_ok) {
-  return parse_object(body, doc, error, empty_ok);
+bool parse_utf8_json_object(std::string_view text, pooled_document& doc, std::string& error) {
+  return parse_object(text, doc, error, false, true);
 }
 
 std::optional<std::string_view> string_member(const rapidjson::Value& obj, const char* name) {

@@ -37,9 +37,10 @@ using http_response = http::response<http::string_body>;
 using pooled_document =
     rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
                                rapidjson::MemoryPoolAllocator<>>;
-// parse_json_object into such a document: false, with the reason, where that is nullopt.
-[[nodiscard]] bool parse_json_object(std::string_view body, pooled_document& doc,
-                                     std::string& error, bool empty_ok = false);
+// parse_json_object into such a document, of text already checked to be UTF-8 (a WebSocket
+// text message): false, with the reason, where that is nullopt.
+[[nodiscard]] bool parse_utf8_json_object(std::string_view text, pooled_document& doc,
+                                          std::string& error);
 // A string member of a parsed object, or nullopt when absent or not a string.
 [[nodiscard]] std::optional<std::string_view> string_member(const rapidjson::Value& obj,
                                                             const char* name);
