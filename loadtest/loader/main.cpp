@@ -15,8 +15,8 @@
 //
 // Single-threaded by default: on a 2-core machine the loader takes one core and the server
 // the other. --threads spreads connections over more. Connections come from 127.0.0.1 up to
-// 127.0.0.N (--sources; by default one per 20,000 connections) to pass the per-address
-// ephemeral-port limit. --server-pid (repeatable) names the processes whose RSS and CPU are
+// 127.0.0.N (--sources; by default one per 5,000 connections) to stay well inside each
+// address's ephemeral ports. --server-pid (repeatable) names the processes whose RSS and CPU are
 // sampled before connecting, once connected and at the end. Output: a table on stdout,
 // --json FILE, --plot FILE.svg (gnuplot).
 //

@@ -45,7 +45,7 @@ std::optional<int> parse_options(int argc, char** argv, options& o) {
       "payload", po::value(&o.payload)->default_value(o.payload), "padding bytes in each publish")(
       "threads", po::value(&o.threads)->default_value(o.threads), "loader threads")(
       "sources", po::value(&o.sources)->default_value(o.sources),
-      "source addresses 127.0.0.1..N (0: one per 20,000 connections)")(
+      "source addresses 127.0.0.1..N (0: one per 5,000 connections)")(
       "connect-rate", po::value(&o.connect_rate)->default_value(o.connect_rate),
       "new connections per second (0: unlimited)")(
       "concurrency", po::value(&o.concurrency)->default_value(o.concurrency),

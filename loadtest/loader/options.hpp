@@ -27,7 +27,7 @@ struct options {
   double duration_s = 10;  // publishing time
   int payload = 64;        // bytes of padding in each publish
   int threads = 1;
-  int sources = 0;                // 0: one per 20,000 connections
+  int sources = 0;                // 0: one per 5,000 connections
   double connect_rate = 0;        // new connections per second, 0: as fast as possible
   int concurrency = 500;          // handshakes in flight at once
   int window = 4;                 // broadcast: publishes in flight (undelivered)
