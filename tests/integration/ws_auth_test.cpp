@@ -101,18 +101,27 @@ TEST(WsAuth, ATokenOfAnEndedSessionIsRefusedThoughItsTabsWereHere) {
   EXPECT_EQ(without_store(hub.port()), 1);  // the second tab only
 }
 
+// A session of alice with one tab open on `port`, then refreshed through `refresh_port`:
+// the new pair (its session's version moved on).
+std::optional<token_response> refreshed_with_a_tab(int port, int refresh_port,
+                                                   std::unique_ptr<ws_tab>& tab) {
+  const auto a = create_session_ok(port, "alice");
+  json ready;
+  tab = ready_tab(port, auth_frame(a.access_token), ready);
+  if (!tab || !a.refresh_token) return std::nullopt;
+  auto r = parse_token_response(refresh(refresh_port, *a.refresh_token));
+  if (!r || r->version <= a.version) return std::nullopt;
+  return r;
+}
+
 // A token this hub minted (a refresh here) is known from the start: the next tab with it
 // joins its sibling tabs' view, which the refresh's own event moved to the new version.
 TEST(WsAuth, ATokenRefreshedHereJoinsItsSiblingTabsAtTheNewVersion) {
   hub_process hub;
-  const auto a = create_session_ok(hub.port(), "alice");
-  json ready;
-  auto first = ready_tab(hub.port(), auth_frame(a.access_token), ready);
-  ASSERT_TRUE(first);
-  ASSERT_TRUE(a.refresh_token);
-  const auto r = parse_token_response(refresh(hub.port(), *a.refresh_token));
+  std::unique_ptr<ws_tab> first;
+  const auto r = refreshed_with_a_tab(hub.port(), hub.port(), first);
   ASSERT_TRUE(r);
-  ASSERT_GT(r->version, a.version);
+  json ready;
   auto second = ready_tab(hub.port(), auth_frame(r->access_token), ready);
   ASSERT_TRUE(second);
   EXPECT_EQ(without_store(hub.port()), 1);
@@ -126,14 +135,10 @@ TEST(WsAuth, ATokenRefreshedHereJoinsItsSiblingTabsAtTheNewVersion) {
 TEST(WsAuth, ATokenMintedElsewhereIsVerifiedAndItsSessionRead) {
   hub_process hub;
   hub_process other({"--store", "sqlite:" + hub.dir() + "/hub.db"});  // its key beside it
-  const auto a = create_session_ok(hub.port(), "alice");
-  json ready;
-  auto first = ready_tab(hub.port(), auth_frame(a.access_token), ready);
-  ASSERT_TRUE(first);
-  ASSERT_TRUE(a.refresh_token);
-  const auto r = parse_token_response(refresh(other.port(), *a.refresh_token));
+  std::unique_ptr<ws_tab> first;
+  const auto r = refreshed_with_a_tab(hub.port(), other.port(), first);
   ASSERT_TRUE(r) << other.output();
-  ASSERT_GT(r->version, a.version);
+  json ready;
   auto second = ready_tab(hub.port(), auth_frame(r->access_token), ready);
   ASSERT_TRUE(second) << hub.output();
   EXPECT_EQ(without_store(hub.port()), 0);
