@@ -24,6 +24,8 @@ namespace net = boost::asio;
 namespace {
 // How long a TLS close may take to write its close_notify before the socket is just closed.
 constexpr auto tls_close_timeout = std::chrono::seconds(2);
+// A request head in one read.
+constexpr std::size_t read_buffer_bytes = 4096;
 }  // namespace
 
 template <class Stream>
@@ -37,6 +39,9 @@ http_session<Stream>::http_session(net::ip::tcp::socket&& socket, tls_context_pt
       client_ip_(std::move(client_ip)),
       loopback_plain_(loopback_plain) {
   if constexpr (is_tls) tls_ = std::move(tls);
+  // Beast reads at most the buffer's free capacity (512 bytes while it is empty): a
+  // browser's upgrade, with its cookies, or one carrying its token, took two reads.
+  buffer_.reserve(read_buffer_bytes);
 }
 
 template <class Stream>

@@ -122,6 +122,7 @@ std::string render_stats_json(const hub_stats& s, const stats_context& ctx) {
   key_int(w, "slow_consumer_kicks", s.slow_consumer_kicks.get());
   key_int(w, "rate_limited_closes", s.rate_limited_closes.get());
   key_int(w, "auth_without_store", s.auth_without_store.get());
+  key_int(w, "auth_in_upgrade", s.auth_in_upgrade.get());
   w.EndObject();
 
   w.Key("sessions");
@@ -263,6 +264,9 @@ std::string render_metrics(const hub_stats& s, const stats_context& ctx) {
       {"ws_auth_without_store_total", "counter",
        "WebSocket auths answered from a session with tabs here (no store read).",
        s.auth_without_store},
+      {"ws_auth_in_upgrade_total", "counter",
+       "WebSocket auths offered with the upgrade request (subprotocol sessionhub.auth.*).",
+       s.auth_in_upgrade},
       {"events_published_total", "counter", "Events published.", s.events_published},
       {"events_delivered_total", "counter", "Event frames delivered to connections.",
        s.events_delivered},

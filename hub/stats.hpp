@@ -78,6 +78,7 @@ struct hub_stats {
   counter connections_current, connections_authenticated, connections_watching, connections_total;
   counter slow_consumer_kicks, rate_limited_closes;
   counter auth_without_store;  // auth/resume answered from a session known here
+  counter auth_in_upgrade;     // auths offered with the upgrade (sessionhub.auth.<token>)
   // events
   counter events_published, events_delivered, events_dropped;
   latency_histogram fanout_latency;

@@ -47,9 +47,11 @@ bool would_block(const error_code& ec) {
   return ec == net::error::would_block || ec == net::error::try_again;
 }
 
-bool offers_subprotocol(const http_request& req, std::string_view name) {
+// The entries of the request's Sec-WebSocket-Protocol list, trimmed, until `visit` says stop.
+template <class Visit>
+void for_each_subprotocol(const http_request& req, Visit visit) {
   const auto it = req.find(http::field::sec_websocket_protocol);
-  if (it == req.end()) return false;
+  if (it == req.end()) return;
   std::string_view list = it->value();
   while (!list.empty()) {
     const auto comma = list.find(',');
@@ -58,12 +60,13 @@ bool offers_subprotocol(const http_request& req, std::string_view name) {
       item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ')
       item.remove_suffix(1);
-    if (item == name) return true;
-    if (comma == std::string_view::npos) break;
+    if (!visit(item) || comma == std::string_view::npos) return;
     list.remove_prefix(comma + 1);
   }
-  return false;
 }
+
+constexpr std::string_view subprotocol = "sessionhub.v1";
+constexpr std::string_view auth_entry = "sessionhub.auth.";
 
 }  // namespace
 
@@ -104,7 +107,20 @@ void ws_connection::start(const http_request& req, std::string early) {
       "Sec-WebSocket-Accept: ";
   head += ws::accept_key(req[http::field::sec_websocket_key]);
   head += "\r\nServer: sessionhub\r\n";
-  if (offers_subprotocol(req, "sessionhub.v1")) head += "Sec-WebSocket-Protocol: sessionhub.v1\r\n";
+  // A browser cannot set headers on a WebSocket, but it can offer subprotocols: next to
+  // sessionhub.v1, "sessionhub.auth.<access token>" is the `auth` frame sent with the
+  // upgrade, and `ready` follows the 101 without waiting a round trip for it. Only
+  // sessionhub.v1 is ever echoed.
+  bool v1 = false;
+  std::optional<std::string> token;
+  for_each_subprotocol(req, [&](std::string_view item) {
+    if (item == subprotocol) v1 = true;
+    if (item.substr(0, auth_entry.size()) == auth_entry && !token) {
+      token = std::string(item.substr(auth_entry.size()));
+    }
+    return true;
+  });
+  if (v1) head += "Sec-WebSocket-Protocol: sessionhub.v1\r\n";
   if (did_fresh_) {
     head += "Set-Cookie: ";
     head += device_set_cookie(hub_.cookies, did_);
@@ -113,7 +129,11 @@ void ws_connection::start(const http_request& req, std::string early) {
   head += "\r\n";
   worker_.attach(this);
   enqueue(queued_frame{std::make_shared<const std::string>(std::move(head)), 0}, false);
-  if (!early.empty()) parse(early.data(), early.size());
+  if (v1 && token) {
+    hub_.stats.auth_in_upgrade.add();
+    start_auth(std::move(*token), false, 0);
+  }
+  if (!early.empty() && phase_ != phase::closed) parse(early.data(), early.size());
   if (phase_ != phase::closed) wait_readable();
 }
 

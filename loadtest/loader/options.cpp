@@ -58,8 +58,11 @@ std::optional<int> parse_options(int argc, char** argv, options& o) {
       "connect: seconds to hold the connections")(
       "connect-timeout", po::value(&o.connect_timeout_s)->default_value(o.connect_timeout_s),
       "seconds for a connection to be subscribed")(
-      "server-pid", po::value(&o.server_pids)->composing(), "a server process to sample (repeat)")(
-      "json", po::value(&o.json_path), "write the results as JSON here")(
+      "auth-in-upgrade", po::bool_switch(&o.auth_in_upgrade),
+      "sessionhub: offer the token as subprotocol sessionhub.auth.<token> instead of sending "
+      "an auth frame")("server-pid", po::value(&o.server_pids)->composing(),
+                       "a server process to sample (repeat)")("json", po::value(&o.json_path),
+                                                              "write the results as JSON here")(
       "plot", po::value(&o.plot_path), "write an SVG plot here (gnuplot)");
   po::positional_options_description pos;
   pos.add("scenario", 1);

@@ -35,6 +35,7 @@ struct options {
   int race = 1;                   // refresh: requests racing with one token
   double hold_s = 1;              // connect: hold the connections this long before the end sample
   double connect_timeout_s = 30;  // a connection not subscribed by then has failed
+  bool auth_in_upgrade = false;   // sessionhub: the token in the upgrade (sessionhub.auth.*)
   std::vector<int> server_pids;
   std::string json_path, plot_path;
 };

@@ -29,7 +29,9 @@ std::string upgrade_request(const options& o, const tcp::endpoint& server, const
   switch (o.target) {
     case kind::sessionhub:
       path = "/v1/ws";
-      extra = "Sec-WebSocket-Protocol: sessionhub.v1\r\nOrigin: " + o.origin + "\r\n";
+      extra = "Sec-WebSocket-Protocol: sessionhub.v1" +
+              (o.auth_in_upgrade ? ", sessionhub.auth." + c.token : std::string()) +
+              "\r\nOrigin: " + o.origin + "\r\n";
       break;
     case kind::socketio:
       path = "/socket.io/?EIO=4&transport=websocket";
@@ -49,9 +51,9 @@ std::string upgrade_request(const options& o, const tcp::endpoint& server, const
 subscriber_script make_script(const options& o) {
   switch (o.target) {
     case kind::sessionhub:
-      return {[](subscriber& s, std::string_view m) {
+      return {[in_upgrade = o.auth_in_upgrade](subscriber& s, std::string_view m) {
         if (m.empty()) {
-          s.send_text(R"({"type":"auth","token":")" + s.note + "\"}");
+          if (!in_upgrade) s.send_text(R"({"type":"auth","token":")" + s.note + "\"}");
         } else if (m.find(R"("type":"ready")") != std::string_view::npos) {
           s.mark_subscribed();
         }

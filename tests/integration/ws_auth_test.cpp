@@ -7,6 +7,7 @@
 #include "harness.hpp"
 #include "harness_ws.hpp"
 #include "hub_api.hpp"
+#include "raw_ws.hpp"
 
 namespace shub::itest {
 namespace {
@@ -160,6 +161,76 @@ TEST(WsAuth, WithTheOptionOffEveryAuthReadsTheStore) {
   }
   EXPECT_EQ(without_store(hub.port()), 0);
   EXPECT_EQ(stat_value(hub.port(), "connections", "authenticated"), 3);
+}
+
+// The `auth` frame's token offered with the upgrade instead, as a subprotocol entry next to
+// sessionhub.v1 (a browser can offer subprotocols, not set headers): `ready` follows the 101
+// with no round trip in between; only sessionhub.v1 is echoed.
+raw_ws upgrade_with_token(int port, const std::string& token,
+                          const std::string& offer = "sessionhub.v1, sessionhub.auth.") {
+  return raw_ws(port, raw_ws::request("Sec-WebSocket-Protocol: " + offer + token + "\r\n",
+                                      {"sec-websocket-protocol"}));
+}
+
+std::optional<json> next_json(raw_ws& ws) {
+  const auto f = ws.next();
+  if (!f || f->opcode != 0x1) return std::nullopt;
+  return parse_json(f->payload);
+}
+
+TEST(WsAuth, ATokenOfferedWithTheUpgradeIsAnsweredWithReadyAfterThe101) {
+  hub_process hub;
+  const auto a = create_session_ok(hub.port(), "alice");
+  raw_ws first = upgrade_with_token(hub.port(), a.access_token);
+  ASSERT_EQ(first.status(), 101) << first.head();
+  EXPECT_TRUE(icontains(first.head(), "\r\nSec-WebSocket-Protocol: sessionhub.v1\r\n"))
+      << first.head();
+  EXPECT_FALSE(icontains(first.head(), a.access_token)) << "the token was echoed";
+  auto ready = next_json(first);
+  ASSERT_TRUE(ready);
+  EXPECT_STREQ((*ready)["type"].GetString(), "ready");
+  EXPECT_EQ(std::string((*ready)["sid"].GetString()), a.sid);
+  EXPECT_EQ((*ready)["version"].GetInt64(), a.version);
+
+  raw_ws second = upgrade_with_token(hub.port(), a.access_token);  // a sibling tab
+  auto again = next_json(second);
+  ASSERT_TRUE(again);
+  EXPECT_STREQ((*again)["type"].GetString(), "ready");
+  EXPECT_EQ(stat_value(hub.port(), "connections", "auth_in_upgrade"), 2);
+  EXPECT_EQ(without_store(hub.port()), 1);
+  EXPECT_EQ(stat_value(hub.port(), "connections", "authenticated"), 2);
+
+  second.send_text(auth_frame(a.access_token));  // it is authenticated already
+  auto error = next_json(second);
+  ASSERT_TRUE(error);
+  EXPECT_STREQ((*error)["type"].GetString(), "error");
+}
+
+TEST(WsAuth, ABadTokenOfferedWithTheUpgradeCloses4001) {
+  hub_process hub;
+  raw_ws ws = upgrade_with_token(hub.port(), "not.a.token");
+  ASSERT_EQ(ws.status(), 101) << ws.head();
+  EXPECT_EQ(ws.close_code(), 4001);
+  const auto a = create_session_ok(hub.port(), "alice");
+  ASSERT_EQ(logout(hub.port(), a.access_token).status, 204);
+  raw_ws ended = upgrade_with_token(hub.port(), a.access_token);
+  EXPECT_EQ(ended.close_code(), 4001);
+}
+
+// Without sessionhub.v1 beside it the entry is not this protocol's: nothing is echoed and
+// the connection waits for its auth frame as usual.
+TEST(WsAuth, AnAuthEntryWithoutSessionhubV1IsNotAnAuth) {
+  hub_process hub;
+  const auto a = create_session_ok(hub.port(), "alice");
+  raw_ws ws = upgrade_with_token(hub.port(), a.access_token, "sessionhub.auth.");
+  ASSERT_EQ(ws.status(), 101) << ws.head();
+  EXPECT_FALSE(icontains(ws.head(), "Sec-WebSocket-Protocol")) << ws.head();
+  EXPECT_FALSE(ws.next(300ms));
+  ws.send_text(auth_frame(a.access_token));
+  auto ready = next_json(ws);
+  ASSERT_TRUE(ready);
+  EXPECT_STREQ((*ready)["type"].GetString(), "ready");
+  EXPECT_EQ(stat_value(hub.port(), "connections", "auth_in_upgrade"), 0);
 }
 
 }  // namespace
