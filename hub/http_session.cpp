@@ -25,7 +25,7 @@ namespace {
 // How long a TLS close may take to write its close_notify before the socket is just closed.
 constexpr auto tls_close_timeout = std::chrono::seconds(2);
 // A request head in one read.
-constexpr std::size_t read_buffer_bytes = 4096;
+constexpr std::size_t read_buffer_bytes = 2048;
 }  // namespace
 
 template <class Stream>

@@ -12,6 +12,9 @@
 # every run, a plot per run and the table (summary.txt) go to --out (default
 # loadtest/out/<UTC time>). Build first: cmake --build build --target shubload sessionhub.
 #
+# SESSIONHUB_LOAD_FLAGS: more shubload flags for sessionhub's runs only, e.g.
+# --auth-in-upgrade (the token offered with the upgrade instead of an auth frame).
+#
 # Every server gets one core, the loader the other: nchan runs one worker process, Socket.IO
 # and ws are one Node process each, and sessionhub runs --threads HUB_THREADS (1).
 #
@@ -76,6 +79,10 @@ measure() {  # name scenario target url pids...
     args=(-n "$fanout_n" -s "$fanout_s" -r "$fanout_r")
   else
     args=(-n "$broadcast_n")
+  fi
+  if [ "$name" = sessionhub ]; then
+    # shellcheck disable=SC2206  # a list of flags
+    args+=(${SESSIONHUB_LOAD_FLAGS:-})
   fi
   echo "== $name $scenario"
   "$loader" "$scenario" --target "$target" --url "$url" -d "$duration" "${args[@]}" "${pids[@]}" \
