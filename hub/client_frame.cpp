@@ -41,11 +41,12 @@ client_frame parse_client_frame(std::string_view text) {
   // one, and a larger frame (a long token) takes further chunks from the heap.
   char pool_buffer[2048];
   rapidjson::MemoryPoolAllocator<> pool(pool_buffer, sizeof pool_buffer);
-  pooled_document doc(&pool, 256, &pool);
+  pooled_document parsed(&pool, 256, &pool);
+  const rapidjson::Value& doc = parsed;  // read only from here on
   // Bytes that are not UTF-8 are never a frame (the WebSocket layer refused them already).
   // Checked here again by the WebSocket layer's validator, which runs through ASCII a word at
   // a time, so the JSON parser need not decode every character of a token once more.
-  if (!ws::valid_utf8(text) || !parse_utf8_json_object(text, doc, why)) {
+  if (!ws::valid_utf8(text) || !parse_utf8_json_object(text, parsed, why)) {
     f.error = "a frame is one JSON object";
     return f;
   }
