@@ -54,10 +54,7 @@ void session_timers::update(const auth::session& s) {
 }
 
 void session_timers::remember_ended(const auth::session& s) {
-  if (ended_[0].size() >= max_ended_kept / 2) {
-    ended_[1] = std::move(ended_[0]);
-    ended_[0].clear();
-  }
+  if (ended_[0].size() >= max_ended_kept / 2) drop_oldest_ended();
   auth::session& kept = ended_[0][s.sid];
   kept = s;
   // What a refusal names (sid, sub, device, version, end); the rest is not kept.
@@ -70,6 +67,10 @@ void session_timers::remember_ended(const auth::session& s) {
 void session_timers::rotate_ended(std::int64_t now_ms) {
   if (now_ms - ended_rotated_at_ < ended_kept_ms_ / 2) return;
   ended_rotated_at_ = now_ms;
+  drop_oldest_ended();
+}
+
+void session_timers::drop_oldest_ended() {
   ended_[1] = std::move(ended_[0]);
   ended_[0].clear();
 }

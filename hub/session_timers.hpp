@@ -96,6 +96,7 @@ class session_timers {
   };
   void remember_ended(const auth::session& s);  // under mutex_
   void rotate_ended(std::int64_t now_ms);       // under mutex_
+  void drop_oldest_ended();                     // under mutex_: the newer generation ages
 
   mutable std::mutex mutex_;
   boost::unordered_flat_map<std::string, entry> sessions_;

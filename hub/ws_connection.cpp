@@ -47,7 +47,7 @@ bool would_block(const error_code& ec) {
   return ec == net::error::would_block || ec == net::error::try_again;
 }
 
-// The entries of the request's Sec-WebSocket-Protocol list, trimmed, until `visit` says stop.
+// Each entry of the request's Sec-WebSocket-Protocol list, trimmed.
 template <class Visit>
 void for_each_subprotocol(const http_request& req, Visit visit) {
   const auto it = req.find(http::field::sec_websocket_protocol);
@@ -60,7 +60,8 @@ void for_each_subprotocol(const http_request& req, Visit visit) {
       item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ')
       item.remove_suffix(1);
-    if (!visit(item) || comma == std::string_view::npos) return;
+    visit(item);
+    if (comma == std::string_view::npos) return;
     list.remove_prefix(comma + 1);
   }
 }
@@ -118,9 +119,8 @@ void ws_connection::start(const http_request& req, std::string early) {
     if (item.substr(0, auth_entry.size()) == auth_entry && !token) {
       token = std::string(item.substr(auth_entry.size()));
     }
-    return true;
   });
-  if (v1) head += "Sec-WebSocket-Protocol: sessionhub.v1\r\n";
+  if (v1) head.append("Sec-WebSocket-Protocol: ").append(subprotocol).append("\r\n");
   if (did_fresh_) {
     head += "Set-Cookie: ";
     head += device_set_cookie(hub_.cookies, did_);
