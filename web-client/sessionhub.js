@@ -2,9 +2,10 @@
 //
 // One object per page keeps this tab in step with the browser's one login session. On load
 // it refreshes through the HttpOnly `shub_rt` cookie, keeps the short-lived access token in
-// memory only, and holds one WebSocket to the hub: `auth` (or `resume`) when signed in,
-// `watch` when not, so a login in any tab of this browser reaches it. The hub's frames
-// become a few events for the page. Every decision (backoff, throttling, the state machine,
+// memory only, and holds one WebSocket to the hub: `auth` (or `resume`) when signed in (with
+// `authInUpgrade`, the token offered with the upgrade instead of `auth`), `watch` when not,
+// so a login in any tab of this browser reaches it. The hub's frames become a few events for
+// the page. Every decision (backoff, throttling, the state machine,
 // when to refresh) is a small pure function up top, exported as `_internals` so Node's test
 // runner checks them without a browser; the rest is wiring to fetch, WebSocket and the DOM.
 // The refresh token never touches JavaScript: it lives in the cookie, and we never ask for
@@ -262,10 +263,11 @@ function connect(options = {}) {
     sentToken = tok.token;
     send({ type: "token", token: tok.token });
   }
+  // A reconnect to a session this tab already had a `ready` for resumes it (a frame only).
+  const resuming = () => tok && readySid === tok.sid && state.version != null;
   function join() {
     if (tok) {
-      const resume = readySid === tok.sid && state.version != null;
-      send(resume ? { type: "resume", token: tok.token, version: state.version } : { type: "auth", token: tok.token });
+      send(resuming() ? { type: "resume", token: tok.token, version: state.version } : { type: "auth", token: tok.token });
       sentToken = tok.token;
       mode = "auth";
     } else {
@@ -285,10 +287,14 @@ function connect(options = {}) {
       opening = false;
     }
     if (closed || ws) return;
-    const sock = new WebSocket(wsUrl, "sessionhub.v1");
+    // authInUpgrade: the token rides with the upgrade as `sessionhub.auth.<token>`, which is
+    // the auth frame sent early (the hub answers `ready` right after the 101).
+    const early = !!(options.authInUpgrade && tok && !resuming());
+    const sock = new WebSocket(wsUrl, early ? ["sessionhub.v1", "sessionhub.auth." + tok.token] : "sessionhub.v1");
     ws = sock;
-    mode = "";
-    sock.onopen = () => ws === sock && join();
+    mode = early ? "auth" : "";
+    if (early) sentToken = tok.token;
+    sock.onopen = () => ws === sock && !early && join();
     sock.onmessage = (m) => ws === sock && onFrame(m.data);
     sock.onclose = (e) => ws === sock && onClose(e.code);
   }

@@ -1,13 +1,13 @@
 // The hub's WebSocket contract as the snippet relies on it (PROTOCOL §3), checked from a
 // real browser page with raw WebSockets: the subprotocol, `ready` for watch and auth, auth
 // after watch on the same socket, the error frame before a 4001, resume after a change,
-// the logout event followed by 4010, the 4008 auth timeout, the Origin check, and the
-// device cookie on the upgrade.
+// the logout event followed by 4010, the 4008 auth timeout, the Origin check, the device
+// cookie on the upgrade, and the token offered with the upgrade (an addition to §3).
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 
-import { PASSWORD, startStack } from "./harness.mjs";
+import { PASSWORD, startStack, stats } from "./harness.mjs";
 
 describe("the WebSocket contract, from a browser", { timeout: 90000 }, () => {
   let stack;
@@ -225,5 +225,62 @@ describe("the WebSocket contract, from a browser", { timeout: 90000 }, () => {
     assert.equal(ok.status, 101);
     assert.equal(ok.headers["sec-websocket-protocol"], "sessionhub.v1");
     assert.ok((ok.headers["set-cookie"] || []).some((c) => /^shub_did=[^;]+;.*Path=\//i.test(c)), JSON.stringify(ok.headers["set-cookie"]));
+  });
+
+  test("the token offered with the upgrade: ready right after the 101, from a raw socket and the snippet", async () => {
+    const before = (await stats(stack)).connections.auth_in_upgrade;
+    const body = await page.evaluate(() => window.login());
+    const offer = (token) =>
+      page.evaluate(
+        ([hub, token]) =>
+          new Promise((resolve) => {
+            const ws = new WebSocket(hub.replace("http", "ws") + "/v1/ws", ["sessionhub.v1", "sessionhub.auth." + token]);
+            const got = { protocol: null, frames: [], close: null };
+            ws.onopen = () => (got.protocol = ws.protocol); // nothing sent
+            ws.onmessage = (m) => {
+              got.frames.push(JSON.parse(m.data));
+              if (got.frames[0].type === "ready") ws.close(1000);
+            };
+            ws.onclose = (e) => resolve({ ...got, close: e.code });
+            setTimeout(() => resolve({ ...got, close: "timeout" }), 5000);
+          }),
+        [stack.hub, token],
+      );
+    const g = await offer(body.access_token);
+    assert.equal(g.protocol, "sessionhub.v1", "only sessionhub.v1 is echoed");
+    assert.equal(g.frames[0].type, "ready");
+    assert.equal(g.frames[0].sid, body.session.sid);
+    assert.equal(g.frames[0].state, "active");
+    const bad = await offer("not-a-jwt");
+    assert.equal(bad.frames.at(-1)?.type, "error");
+    assert.equal(bad.close, 4001);
+
+    // The snippet with authInUpgrade, signed in through the cookie login() set: its socket
+    // hears the session's events (extend until one arrives: its subscription follows ready).
+    const s = await page.evaluate(
+      (hub) =>
+        new Promise((resolve, reject) => {
+          const h = SessionHub.connect({ hub, authInUpgrade: true });
+          let tries = 0;
+          h.on("extended", () => {
+            clearInterval(t);
+            const s = h.state;
+            h.close();
+            resolve(s);
+          });
+          const t = setInterval(() => {
+            if (h.state.status !== "authenticated") return;
+            if (++tries > 25) {
+              clearInterval(t);
+              reject(new Error("no session.extended over the socket: " + JSON.stringify(h.state)));
+            }
+            h.extend().catch(() => {});
+          }, 200);
+        }),
+      stack.hub,
+    );
+    assert.equal(s.sid, body.session.sid);
+    const after = (await stats(stack)).connections.auth_in_upgrade;
+    assert.equal(after - before, 3, "two raw sockets and the snippet's");
   });
 });

@@ -95,8 +95,8 @@ beforeEach(() => {
 afterEach(() => {
   for (const h of hubs) h.close();
 });
-function connect() {
-  const hub = SessionHub.connect({ hub: HUB });
+function connect(options = {}) {
+  const hub = SessionHub.connect({ hub: HUB, ...options });
   hubs.push(hub);
   return hub;
 }
@@ -205,6 +205,42 @@ test("drop → offline → reconnect with resume and the last version", async ()
   assert.deepEqual(ws2.sent, [{ type: "resume", token: "at-s1-1", version: 5 }]);
   ws2.frame(ready("s1", 5));
   assert.equal(hub.state.status, "authenticated");
+});
+
+test("authInUpgrade: the token rides with the upgrade, no auth frame; a refresh meanwhile follows ready", async () => {
+  refreshAnswers.push({ status: 200, body: tokenResponse("s1", 1, "first") });
+  const hub = connect({ authInUpgrade: true });
+  const ws = await until("a socket", () => sockets[0]);
+  assert.deepEqual(ws.protocol, ["sessionhub.v1", "sessionhub.auth.first"]);
+  refreshAnswers.push({ status: 200, body: tokenResponse("s1", 2, "second") });
+  const refreshed = hub.getToken({ forceRefresh: true }); // lands before the 101
+  assert.equal(await refreshed, "second");
+  ws.accept();
+  assert.deepEqual(ws.sent, [], "the upgrade was the auth");
+  ws.frame(ready("s1", 2));
+  assert.equal(hub.state.status, "authenticated");
+  assert.deepEqual(ws.sent, [{ type: "token", token: "second" }], "the newer token after ready");
+});
+
+test("authInUpgrade: signed out it watches; a reconnect resumes with a frame", async () => {
+  const anon = connect({ authInUpgrade: true });
+  const w = await until("a socket", () => sockets[0]);
+  assert.equal(w.protocol, "sessionhub.v1", "no token, no entry");
+  w.accept();
+  assert.deepEqual(w.sent, [{ type: "watch" }]);
+  anon.close();
+
+  refreshAnswers.push({ status: 200, body: tokenResponse("s1", 1) });
+  connect({ authInUpgrade: true });
+  const ws = await until("a socket", () => sockets[1]);
+  assert.deepEqual(ws.protocol, ["sessionhub.v1", "sessionhub.auth.at-s1-1"]);
+  ws.accept();
+  ws.frame(ready("s1", 3));
+  ws.drop(1006);
+  const ws2 = await until("a second socket", () => sockets[2], 2000);
+  assert.equal(ws2.protocol, "sessionhub.v1", "resume is a frame (it carries the version)");
+  ws2.accept();
+  assert.deepEqual(ws2.sent, [{ type: "resume", token: "at-s1-1", version: 3 }]);
 });
 
 test("logout event: state cleared, logout emitted, back to watching at once", async () => {
