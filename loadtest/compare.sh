@@ -2,7 +2,9 @@
 # sessionhub against the servers a user would otherwise pick, same client, same run:
 # shubload's `fanout` and `broadcast` scenarios against sessionhub, nchan, Socket.IO and
 # plain ws (loadtest/peers/), back to back, then a table with every figure and the ratio of
-# sessionhub's to each peer's.
+# sessionhub's to each peer's, and the issue-6 targets these scenarios measure, each met or
+# MISSED with its figure (fan-out loss and p99, saturation CPU and rate, memory per tab,
+# connect+auth per core, the loader's own rate).
 #
 #   loadtest/compare.sh [--quick] [--peers "nchan socketio ws"] [--out DIR]
 #
@@ -108,7 +110,8 @@ for peer in $peers; do
   servers+=("$peer")
 done
 
-python3 - "$out" "${servers[@]}" <<'PY' | tee "$out/summary.txt"
+COMPARE_SCALE="$fanout_n tabs over $fanout_s sessions, $broadcast_n on one channel" \
+SESSIONHUB_LOAD_FLAGS="${SESSIONHUB_LOAD_FLAGS:-}" python3 - "$out" "${servers[@]}" <<'PY' | tee "$out/summary.txt"
 import json, os, sys
 out, servers = sys.argv[1], sys.argv[2:]
 def load(name, scenario):
@@ -148,6 +151,49 @@ for scenario, label, get, better in rows:
             line += f"{ratio:>13.2f}x"
     print(line)
 print("\n(ratios: how many times better sessionhub is; below 1 = behind)")
+
+# The issue-6 targets these two scenarios measure, each with its figure and verdict.
+hub = {sc: load("sessionhub", sc) for sc in ("fanout", "broadcast")}
+peer = {p: {sc: load(p, sc) for sc in ("fanout", "broadcast")} for p in peers}
+def fig(r, *path):
+    for k in path:
+        r = r.get(k) if isinstance(r, dict) else None
+    return r if isinstance(r, (int, float)) and not isinstance(r, bool) else None
+def target(text, mine, bound, ok, unit=""):
+    if mine is None or bound is None:
+        print(f"  {'not measured':<12} {text}")
+        return None
+    print(f"  {'met' if ok(mine, bound) else 'MISSED':<12} {text}: {fmt(mine)}{unit} against {fmt(bound)}{unit}")
+    return ok(mine, bound)
+def of(name, scenario, *path):
+    return fig(peer.get(name, {}).get(scenario, {}), *path)
+upgrade = "--auth-in-upgrade" in os.environ.get("SESSIONHUB_LOAD_FLAGS", "")
+print(f"\ntargets (issue 6; set for 20000 tabs over 2000 sessions, 10000 on one channel; this run: {os.environ['COMPARE_SCALE']})")
+print("  (refresh: loadtest/refresh_rate.sh; cluster: shubload cluster; RESULTS.md has both)")
+verdicts = [
+    target("fan-out: nothing lost", fig(hub["fanout"], "lost"), 0, lambda m, b: m <= b),
+    target("fan-out: p99 no higher than nchan's", fig(hub["fanout"], "latency_us", "p99"),
+           of("nchan", "fanout", "latency_us", "p99"), lambda m, b: m <= b, " us"),
+    target("saturation: server CPU per delivery at most half nchan's",
+           fig(hub["broadcast"], "server_cpu_us_per_delivery"),
+           (lambda v: v / 2 if v is not None else None)(of("nchan", "broadcast", "server_cpu_us_per_delivery")),
+           lambda m, b: m <= b, " us"),
+    target("saturation: deliveries/s at least nchan's", fig(hub["broadcast"], "deliveries_per_s"),
+           of("nchan", "broadcast", "deliveries_per_s"), lambda m, b: m >= b),
+    target("saturation: deliveries/s at least 3x Socket.IO's", fig(hub["broadcast"], "deliveries_per_s"),
+           (lambda v: 3 * v if v is not None else None)(of("socketio", "broadcast", "deliveries_per_s")),
+           lambda m, b: m >= b),
+    target("memory: RSS per idle authenticated tab at most 5 KiB",
+           fig(hub["fanout"], "server_rss_per_connection_kib"), 5.0, lambda m, b: m <= b, " KiB"),
+    target("connect+auth on one core (" + ("token in the upgrade" if upgrade else "auth frame") + ")",
+           fig(hub["fanout"], "connects_per_server_cpu_s"), 20000, lambda m, b: m >= b, "/s"),
+    target("the loader receives 400k frames/s on one core", fig(hub["broadcast"], "deliveries_per_s"),
+           400000, lambda m, b: m >= b, "/s"),
+]
+if hub["broadcast"].get("loader_bound"):
+    print("  (the loader was the limit of sessionhub's broadcast: its deliveries/s are a floor)")
+measured = [v for v in verdicts if v is not None]
+print(f"  {sum(measured)} of {len(measured)} measured targets met")
 PY
 if [ "$peer_ping_ms" = 0 ]; then
   echo "(keep-alive: sessionhub pings every 20 s; the peers at their defaults)"
