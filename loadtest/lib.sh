@@ -3,6 +3,7 @@
 # dir) and $here (loadtest/) to be set, and registers what it starts for lt_cleanup.
 
 lt_hub_pid=""
+lt_redis_pid=""
 lt_peer_dirs=()
 
 lt_fail() {
@@ -20,10 +21,11 @@ lt_field() {
 }
 
 # sessionhub with the limits a benchmark needs lifted; sets lt_hub_pid, prints its URL.
+# Its store: LT_HUB_STORE, else a SQLite file of its own.
 lt_start_hub() {  # binary port [extra flags...]
   local binary=$1 port=$2
   shift 2
-  "$binary" --listen "127.0.0.1:$port" --store "sqlite:$work/hub-$port/sessions.db" \
+  "$binary" --listen "127.0.0.1:$port" --store "${LT_HUB_STORE:-sqlite:$work/hub-$port/sessions.db}" \
     --api-key load-key --allowed-origin http://load.example.test --refresh-rate-limit 0 \
     --login-rate-limit 0 --max-connections-per-ip 1000000 --ws-connect-rate-limit 0 \
     --log-level warn "$@" >"$work/hub-$port.log" 2>&1 &
@@ -44,6 +46,26 @@ lt_stop_hub() {
   lt_hub_pid=""
 }
 
+# A Redis of its own on loopback, no persistence; sets lt_redis_pid.
+lt_start_redis() {  # port
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+    >"$work/redis-$1.log" 2>&1 &
+  lt_redis_pid=$!
+  local i
+  for i in $(seq 50); do
+    redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  lt_fail "redis-server did not answer on $1"
+}
+
+lt_stop_redis() {
+  [ -n "$lt_redis_pid" ] || return 0
+  kill "$lt_redis_pid" 2>/dev/null || true
+  wait "$lt_redis_pid" 2>/dev/null || true
+  lt_redis_pid=""
+}
+
 # A peer of loadtest/peers/; sets lt_peer_pids (array) and lt_peer_dir.
 lt_start_peer() {  # peer port [peer.sh start options...]
   lt_peer_dir="$work/peer-$1-$2"
@@ -57,6 +79,7 @@ lt_stop_peer() { "$here/peers/peer.sh" stop --dir "$lt_peer_dir" >/dev/null 2>&1
 
 lt_cleanup() {
   lt_stop_hub
+  lt_stop_redis
   local d
   for d in "${lt_peer_dirs[@]}"; do "$here/peers/peer.sh" stop --dir "$d" >/dev/null 2>&1 || true; done
 }

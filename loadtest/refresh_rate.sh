@@ -19,11 +19,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/refresh-rate.XXXXXX")
 # shellcheck source=loadtest/lib.sh
 . "$here/lib.sh"
 
-redis_pid=""
 cleanup() {
   local rc=$?
-  lt_stop_hub
-  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
+  lt_cleanup
   [ "$rc" = 0 ] || tail -n 20 "$work"/*.log 2>/dev/null >&2 || true
   rm -rf "$work"
   exit "$rc"
@@ -31,24 +29,6 @@ cleanup() {
 trap cleanup EXIT
 
 "$hub" generate-key >"$work/signing-key.pem"
-
-start_redis() {  # port
-  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-    >"$work/redis-$1.log" 2>&1 &
-  redis_pid=$!
-  local i
-  for i in $(seq 50); do
-    redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  lt_fail "redis-server did not answer on $1"
-}
-
-stop_redis() {
-  kill "$redis_pid" 2>/dev/null || true
-  wait "$redis_pid" 2>/dev/null || true
-  redis_pid=""
-}
 
 redis_cpu_s() {  # port: user + sys seconds of the server so far
   redis-cli -p "$1" info cpu | tr -d '\r' |
@@ -60,7 +40,7 @@ one() {  # store run
   port=$(lt_free_port)
   if [ "$store" = redis ]; then
     rport=$(lt_free_port)
-    start_redis "$rport"
+    lt_start_redis "$rport"
     url=redis://127.0.0.1:$rport
   elif [ "$store" = memory ]; then
     url=sqlite::memory:  # next to no store cost: what the hub and loader alone allow
@@ -68,18 +48,8 @@ one() {  # store run
     mkdir -p "$work/sqlite-$run"
     url=sqlite:$work/sqlite-$run/sessions.db
   fi
-  # lt_start_hub's flags, with this store instead of its SQLite file.
-  "$hub" --listen "127.0.0.1:$port" --store "$url" --signing-key "$work/signing-key.pem" \
-    --api-key load-key --allowed-origin http://load.example.test --refresh-rate-limit 0 \
-    --login-rate-limit 0 --max-connections-per-ip 1000000 --ws-connect-rate-limit 0 \
-    --log-level warn ${HUB_FLAGS:-} >"$work/hub-$port.log" 2>&1 &
-  lt_hub_pid=$!
-  local i
-  for i in $(seq 150); do
-    curl -fs -o /dev/null "http://127.0.0.1:$port/readyz" && break
-    kill -0 "$lt_hub_pid" 2>/dev/null || lt_fail "sessionhub exited: $(tail -5 "$work/hub-$port.log")"
-    sleep 0.1
-  done
+  # shellcheck disable=SC2086  # HUB_FLAGS: a list of flags
+  LT_HUB_STORE=$url lt_start_hub "$hub" "$port" --signing-key "$work/signing-key.pem" ${HUB_FLAGS:-}
   json=$work/$store-$run.json
   [ -z "$rport" ] || cpu0=$(redis_cpu_s "$rport")
   "$loader" refresh --url "http://127.0.0.1:$port" --api-key load-key -n "$requests" \
@@ -87,7 +57,7 @@ one() {  # store run
     lt_fail "shubload refresh ($store): $(cat "$work/load-$store-$run.log")"
   [ -z "$rport" ] || cpu1=$(redis_cpu_s "$rport")
   lt_stop_hub
-  [ -z "$rport" ] || stop_redis
+  lt_stop_redis
   python3 - "$json" "$store" "$run" "$cpu0" "$cpu1" >>"$work/rows" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -2,8 +2,8 @@
 # The benchmark tooling, end to end and briefly: shubload's fanout, broadcast, connect and
 # (for sessionhub) refresh scenarios against sessionhub and against every peer of
 # loadtest/peers/ (nchan, Socket.IO, Socket.IO with its Redis adapter, ws), each on a few
-# hundred connections for a second. Every run must subscribe every connection and lose no
-# delivery. Not a measurement (loadtest/compare.sh is); a check that the tools measure.
+# hundred connections for a second, then cluster_compare.sh and refresh_rate.sh as briefly.
+# Every run must subscribe every connection and lose no delivery. Not a measurement (loadtest/compare.sh is); a check that the tools measure.
 #
 #   loadtest/smoke.sh path/to/shubload path/to/sessionhub
 set -euo pipefail
@@ -73,4 +73,21 @@ for peer in nchan socketio socketio-redis ws; do
   both "$peer" "$target" "http://127.0.0.1:$port" "${lt_peer_pids[@]}"
   lt_stop_peer
 done
+
+# The cluster and refresh-rate scripts, at a size that only shows they run and measure.
+CLUSTER_CONNECTIONS=300 CLUSTER_CHANNELS=30 CLUSTER_RATE=300 DURATION=1 SHUBLOAD=$loader \
+  SESSIONHUB_BINARY=$hub "$here/cluster_compare.sh" --out "$work/cluster" >"$work/cluster.log" 2>&1 ||
+  lt_fail "cluster_compare.sh: $(tail -20 "$work/cluster.log")"
+for s in sessionhub socketio-redis; do
+  check "cluster_compare $s" "$work/cluster/$s-cluster.json" 300
+  grep -Eq "^$s +[0-9,]+ +[0-9,]+ +-?[0-9,]+ +0  (met|MISSED)\$" "$work/cluster/summary.txt" ||
+    lt_fail "cluster_compare $s: no verdict: $(cat "$work/cluster/summary.txt")"
+done
+"$here/refresh_rate.sh" "$loader" "$hub" 1 1 8 >"$work/refresh-rate.log" 2>&1 ||
+  lt_fail "refresh_rate.sh: $(tail -20 "$work/refresh-rate.log")"
+for store in sqlite redis; do
+  grep -Eq "^median $store: [1-9][0-9]* rotations/s" "$work/refresh-rate.log" ||
+    lt_fail "refresh_rate.sh $store: $(cat "$work/refresh-rate.log")"
+done
+echo "loadtest smoke: refresh_rate ok"
 echo "loadtest smoke: PASS"

@@ -2,7 +2,7 @@
 # Starts and stops the servers sessionhub is compared with, on loopback, each in a state
 # directory of its own (loadtest/peers/README.md):
 #
-#   loadtest/peers/peer.sh start <nchan|socketio|socketio-redis|ws> --port P [--dir D] [--workers N] [--ping-interval MS]
+#   loadtest/peers/peer.sh start <nchan|socketio|socketio-redis|ws> --port P [--dir D] [--workers N] [--ping-interval MS] [--redis URL]
 #   loadtest/peers/peer.sh stop [<nchan|socketio|socketio-redis|ws>] [--port P] --dir D
 #
 # `start` installs what is missing (Debian packages, `npm ci`), starts the peer, waits until
@@ -15,6 +15,8 @@
 # nchan_websocket_ping_interval (whole seconds, rounded up), the ws peer's heartbeat,
 # Engine.IO's pingInterval. Left out: each peer's default (none for nchan and ws, 25 s for
 # Socket.IO).
+# --redis URL (socketio-redis): join that Redis instead of starting one, so that several
+# Socket.IO processes form one cluster (loadtest/cluster_compare.sh).
 # `stop` stops everything `start` put in that dir (SIGTERM, then SIGKILL), a Redis included.
 set -euo pipefail
 
@@ -96,7 +98,7 @@ start_bg() {  # name command... (own process group, output to <dir>/<name>.log)
 cmd_start() {
   local kind=${1:-}
   shift || true
-  local port="" workers=1 ping=""
+  local port="" workers=1 ping="" redis=""
   dir=""
   while [ $# -gt 0 ]; do
     case $1 in
@@ -104,12 +106,15 @@ cmd_start() {
       --dir) dir=$2; shift 2 ;;
       --workers) workers=$2; shift 2 ;;
       --ping-interval) ping=$2; shift 2 ;;  # keep-alive pings, ms (see the usage above)
+      --redis) redis=$2; shift 2 ;;
       *) usage ;;
     esac
   done
   [[ $port =~ ^[0-9]+$ ]] || die "--port is required"
   [[ $workers =~ ^[0-9]+$ ]] && ((workers >= 1)) || die "--workers must be a positive number"
   [ -z "$ping" ] || [[ $ping =~ ^[0-9]+$ ]] || die "--ping-interval must be milliseconds"
+  [ -z "$redis" ] || [[ $redis =~ ^redis://127\.0\.0\.1:[0-9]+$ ]] ||
+    die "--redis must be redis://127.0.0.1:PORT (loopback only)"
   port_open "$port" && die "port $port on 127.0.0.1 is in use"
   [ -n "$dir" ] || dir=$(mktemp -d "${TMPDIR:-/tmp}/peer-$kind.XXXXXX")
   mkdir -p "$dir"
@@ -155,7 +160,9 @@ cmd_start() {
       need_node_modules
       local args=(--port "$port")
       [ -z "$ping" ] || args+=(--ping-interval "$ping")
-      if [ "$kind" = socketio-redis ]; then
+      if [ "$kind" = socketio-redis ] && [ -n "$redis" ]; then
+        args+=(--redis "$redis")
+      elif [ "$kind" = socketio-redis ]; then
         need_debs redis-server python3
         local rport
         rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
