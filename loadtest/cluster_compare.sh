@@ -17,20 +17,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-loader=${SHUBLOAD:-$root/build/loadtest/shubload}
-hub=${SESSIONHUB_BINARY:-$root/build/hub/sessionhub}
-peers="socketio-redis"
-out=""
-quick=0
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) quick=1; shift ;;
-    --peers) peers=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    *) sed -n '10p' "$0" >&2; exit 2 ;;
-  esac
-done
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+lt_compare_setup cluster socketio-redis cluster- "$@"
 if [ "$quick" = 1 ]; then
   : "${CLUSTER_CONNECTIONS:=2000}" "${CLUSTER_CHANNELS:=200}" "${CLUSTER_RATE:=500}" "${DURATION:=5}"
 fi
@@ -40,26 +29,7 @@ rate=${CLUSTER_RATE:-1000}
 duration=${DURATION:-20}
 replicas=${REPLICAS:-2}
 hub_threads=${HUB_THREADS:-1}
-[[ $replicas =~ ^[0-9]+$ ]] && ((replicas >= 2)) || { echo "cluster: REPLICAS must be 2 or more" >&2; exit 2; }
-[ -x "$loader" ] && [ -x "$hub" ] || {
-  echo "cluster: build first (cmake --build build --target shubload sessionhub)" >&2
-  exit 2
-}
-out=${out:-$root/loadtest/out/cluster-$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$out"
-work=$(mktemp -d "${TMPDIR:-/tmp}/loadtest-cluster.XXXXXX")
-# shellcheck source=loadtest/lib.sh
-. "$here/lib.sh"
-hub_pids=()
-cleanup() {
-  local p
-  for p in "${hub_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${hub_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  lt_cleanup
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[[ $replicas =~ ^[0-9]+$ ]] && ((replicas >= 2)) || lt_fail "REPLICAS must be 2 or more"
 
 run() {  # name target url sub-urls... -- pids...
   local name=$1 target=$2 url=$3
@@ -92,8 +62,8 @@ for ((i = 0; i < replicas; i++)); do
   done
   LT_HUB_STORE=redis://127.0.0.1:$rport lt_start_hub "$hub" "${ports[i]}" \
     --signing-key "$work/signing-key.pem" --threads "$hub_threads" "${mesh[@]}"
-  hub_pids+=("$lt_hub_pid")
-  lt_hub_pid=""  # stopped by cleanup, with the others
+  lt_hub_pids+=("$lt_hub_pid")
+  lt_hub_pid=""  # stopped with the others
   urls+=("http://127.0.0.1:${ports[i]}")
 done
 # Every replica must see all the others before the first publish.
@@ -108,10 +78,8 @@ for ((i = 0; i < 100; i++)); do
   sleep 0.1
 done
 [ "$linked" = "$replicas" ] || lt_fail "the replicas did not link up (${linked:-0} of $replicas)"
-run sessionhub sessionhub "${urls[0]}" "${urls[@]}" -- "${hub_pids[@]}" "$lt_redis_pid"
-for p in "${hub_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-for p in "${hub_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-hub_pids=()
+run sessionhub sessionhub "${urls[0]}" "${urls[@]}" -- "${lt_hub_pids[@]}" "$lt_redis_pid"
+lt_stop_hubs
 lt_stop_redis
 
 # Each peer: REPLICAS processes on one Redis (socketio-redis: the first starts it).

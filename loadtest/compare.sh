@@ -28,20 +28,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-loader=${SHUBLOAD:-$root/build/loadtest/shubload}
-hub=${SESSIONHUB_BINARY:-$root/build/hub/sessionhub}
-peers="nchan socketio ws"
-out=""
-quick=0
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) quick=1; shift ;;
-    --peers) peers=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
-    *) sed -n '7p' "$0" >&2; exit 2 ;;
-  esac
-done
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
+lt_compare_setup compare "nchan socketio ws" "" "$@"
 if [ "$quick" = 1 ]; then
   : "${FANOUT_CONNECTIONS:=2000}" "${FANOUT_CHANNELS:=200}" "${FANOUT_RATE:=500}"
   : "${DURATION:=5}" "${BROADCAST_CONNECTIONS:=2000}"
@@ -55,21 +44,6 @@ hub_threads=${HUB_THREADS:-1}
 peer_ping_ms=${PEER_PING_MS:-20000}
 peer_opts=()
 [ "$peer_ping_ms" = 0 ] || peer_opts=(--ping-interval "$peer_ping_ms")
-[ -x "$loader" ] && [ -x "$hub" ] || {
-  echo "compare: build first (cmake --build build --target shubload sessionhub)" >&2
-  exit 2
-}
-out=${out:-$root/loadtest/out/$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$out"
-work=$(mktemp -d "${TMPDIR:-/tmp}/loadtest-compare.XXXXXX")
-# shellcheck source=loadtest/lib.sh
-. "$here/lib.sh"
-cleanup() {
-  lt_cleanup
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # One scenario against one server: JSON and plot into $out.
 measure() {  # name scenario target url pids...
@@ -169,7 +143,7 @@ def of(name, scenario, *path):
     return fig(peer.get(name, {}).get(scenario, {}), *path)
 upgrade = "--auth-in-upgrade" in os.environ.get("SESSIONHUB_LOAD_FLAGS", "")
 print(f"\ntargets (issue 6; set for 20000 tabs over 2000 sessions, 10000 on one channel; this run: {os.environ['COMPARE_SCALE']})")
-print("  (refresh: loadtest/refresh_rate.sh; cluster: shubload cluster; RESULTS.md has both)")
+print("  (refresh: loadtest/refresh_rate.sh; cluster: loadtest/cluster_compare.sh; RESULTS.md has both)")
 verdicts = [
     target("fan-out: nothing lost", fig(hub["fanout"], "lost"), 0, lambda m, b: m <= b),
     target("fan-out: p99 no higher than nchan's", fig(hub["fanout"], "latency_us", "p99"),

@@ -1,8 +1,10 @@
-# Shared by loadtest/smoke.sh and loadtest/compare.sh (sourced): starting sessionhub and the
-# peers on loopback for shubload, and reading its JSON reports. Expects $work (a scratch
-# dir) and $here (loadtest/) to be set, and registers what it starts for lt_cleanup.
+# Shared by the scripts of loadtest/ (sourced): starting sessionhub, Redis and the peers on
+# loopback for shubload, reading its JSON reports, and the command line and set-up the
+# comparison scripts have in common. Expects $here (loadtest/) to be set, and $work (a
+# scratch dir) before anything is started; registers what it starts for lt_cleanup.
 
 lt_hub_pid=""
+lt_hub_pids=()  # more hubs, stopped by lt_cleanup
 lt_redis_pid=""
 lt_peer_dirs=()
 
@@ -39,11 +41,23 @@ lt_start_hub() {  # binary port [extra flags...]
   lt_fail "sessionhub did not answer on $port"
 }
 
-lt_stop_hub() {
-  [ -n "$lt_hub_pid" ] || return 0
-  kill "$lt_hub_pid" 2>/dev/null || true
-  wait "$lt_hub_pid" 2>/dev/null || true
-  lt_hub_pid=""
+# Stops the process whose pid the named variable holds, and empties it.
+lt_stop_pid() {  # variable
+  local -n lt_pid=$1
+  [ -n "$lt_pid" ] || return 0
+  kill "$lt_pid" 2>/dev/null || true
+  wait "$lt_pid" 2>/dev/null || true
+  lt_pid=""
+}
+
+lt_stop_hub() { lt_stop_pid lt_hub_pid; }
+
+# Stops the hubs kept in lt_hub_pids, all at once.
+lt_stop_hubs() {
+  local p
+  for p in "${lt_hub_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${lt_hub_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  lt_hub_pids=()
 }
 
 # A Redis of its own on loopback, no persistence; sets lt_redis_pid.
@@ -59,12 +73,7 @@ lt_start_redis() {  # port
   lt_fail "redis-server did not answer on $1"
 }
 
-lt_stop_redis() {
-  [ -n "$lt_redis_pid" ] || return 0
-  kill "$lt_redis_pid" 2>/dev/null || true
-  wait "$lt_redis_pid" 2>/dev/null || true
-  lt_redis_pid=""
-}
+lt_stop_redis() { lt_stop_pid lt_redis_pid; }
 
 # A peer of loadtest/peers/; sets lt_peer_pids (array) and lt_peer_dir.
 lt_start_peer() {  # peer port [peer.sh start options...]
@@ -79,7 +88,38 @@ lt_stop_peer() { "$here/peers/peer.sh" stop --dir "$lt_peer_dir" >/dev/null 2>&1
 
 lt_cleanup() {
   lt_stop_hub
+  lt_stop_hubs
   lt_stop_redis
   local d
   for d in "${lt_peer_dirs[@]}"; do "$here/peers/peer.sh" stop --dir "$d" >/dev/null 2>&1 || true; done
+}
+
+# compare.sh and cluster_compare.sh: parses [--quick] [--peers LIST] [--out DIR] into quick,
+# peers (default: the second argument) and out (default loadtest/out/<prefix><UTC time>),
+# finds the builds (loader, hub; SHUBLOAD and SESSIONHUB_BINARY override), makes $out and
+# $work, stops what was started at exit, and raises the open-files limit.
+lt_compare_setup() {  # name default-peers out-prefix args...
+  local name=$1 prefix=$3 root
+  peers=$2 out="" quick=0
+  shift 3
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --quick) quick=1; shift ;;
+      --peers) peers=$2; shift 2 ;;
+      --out) out=$2; shift 2 ;;
+      *) grep -m1 "^#   loadtest/" "$0" | sed 's/^# *//' >&2; exit 2 ;;  # the usage line
+    esac
+  done
+  root=$(cd "$here/.." && pwd)
+  loader=${SHUBLOAD:-$root/build/loadtest/shubload}
+  hub=${SESSIONHUB_BINARY:-$root/build/hub/sessionhub}
+  [ -x "$loader" ] && [ -x "$hub" ] || {
+    echo "$name: build first (cmake --build build --target shubload sessionhub)" >&2
+    exit 2
+  }
+  out=${out:-$root/loadtest/out/$prefix$(date -u +%Y%m%dT%H%M%SZ)}
+  mkdir -p "$out"
+  work=$(mktemp -d "${TMPDIR:-/tmp}/loadtest-$name.XXXXXX")
+  trap 'lt_cleanup; rm -rf "$work"' EXIT
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 }
