@@ -86,6 +86,21 @@ lt_start_peer() {  # peer port [peer.sh start options...]
 
 lt_stop_peer() { "$here/peers/peer.sh" stop --dir "$lt_peer_dir" >/dev/null 2>&1 || true; }
 
+# A scratch dir in $work, removed at exit with everything started stopped; on a failing exit
+# the tail of its logs goes to stderr first.
+lt_scratch() {  # name
+  work=$(mktemp -d "${TMPDIR:-/tmp}/loadtest-$1.XXXXXX")
+  trap lt_exit EXIT
+}
+
+lt_exit() {
+  local rc=$?
+  lt_cleanup
+  [ "$rc" = 0 ] || tail -n 20 "$work"/*.log 2>/dev/null >&2 || true
+  rm -rf "$work"
+  exit "$rc"
+}
+
 lt_cleanup() {
   lt_stop_hub
   lt_stop_hubs
@@ -97,7 +112,7 @@ lt_cleanup() {
 # compare.sh and cluster_compare.sh: parses [--quick] [--peers LIST] [--out DIR] into quick,
 # peers (default: the second argument) and out (default loadtest/out/<prefix><UTC time>),
 # finds the builds (loader, hub; SHUBLOAD and SESSIONHUB_BINARY override), makes $out and
-# $work, stops what was started at exit, and raises the open-files limit.
+# the scratch dir (lt_scratch), and raises the open-files limit.
 lt_compare_setup() {  # name default-peers out-prefix args...
   local name=$1 prefix=$3 root
   peers=$2 out="" quick=0
@@ -119,7 +134,6 @@ lt_compare_setup() {  # name default-peers out-prefix args...
   }
   out=${out:-$root/loadtest/out/$prefix$(date -u +%Y%m%dT%H%M%SZ)}
   mkdir -p "$out"
-  work=$(mktemp -d "${TMPDIR:-/tmp}/loadtest-$name.XXXXXX")
-  trap 'lt_cleanup; rm -rf "$work"' EXIT
+  lt_scratch "$name"
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 }

@@ -15,18 +15,9 @@ hub=${2:?sessionhub}
 runs=${3:-3}
 seconds=${4:-5}
 requests=${5:-32}
-work=$(mktemp -d "${TMPDIR:-/tmp}/refresh-rate.XXXXXX")
 # shellcheck source=loadtest/lib.sh
 . "$here/lib.sh"
-
-cleanup() {
-  local rc=$?
-  lt_cleanup
-  [ "$rc" = 0 ] || tail -n 20 "$work"/*.log 2>/dev/null >&2 || true
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
+lt_scratch refresh-rate
 
 "$hub" generate-key >"$work/signing-key.pem"
 

@@ -11,18 +11,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 loader=${1:?shubload}
 hub=${2:?sessionhub}
-work=$(mktemp -d "${TMPDIR:-/tmp}/loadtest-smoke.XXXXXX")
 # shellcheck source=loadtest/lib.sh
 . "$here/lib.sh"
-
-cleanup() {
-  local rc=$?
-  lt_cleanup
-  [ "$rc" = 0 ] || tail -n 20 "$work"/*.log 2>/dev/null >&2 || true
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
+lt_scratch smoke
 
 check() {  # name json connections
   local got lost
