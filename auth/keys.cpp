@@ -10,12 +10,15 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "base64url.hpp"
 #include "crypto.hpp"
@@ -125,10 +128,6 @@ std::string thumbprint(const public_parts& p) {
   return base64url_encode(sha256(canonical));
 }
 
-const EVP_MD* digest_of(jwt_alg alg) {
-  return alg == jwt_alg::EdDSA ? nullptr : EVP_sha256();
-}
-
 std::string hmac_sha256(std::string_view secret, std::string_view input) {
   std::string out(32, '\0');
   std::size_t len = 0;
@@ -146,7 +145,46 @@ std::string hmac_sha256(std::string_view secret, std::string_view input) {
 struct key::impl {
   pkey_ptr pkey;       // asymmetric keys
   std::string secret;  // HS256
+
+  // ES256 and RS256 sign and verify a SHA-256 digest on an EVP_PKEY_CTX set up once and
+  // used again (EVP_PKEY_sign and EVP_PKEY_verify may be called any number of times after
+  // one init): EVP_DigestSign/Verify would fetch the algorithms, set up a context and copy
+  // it again for every token. A context serves one thread at a time; idle ones wait here.
+  enum class op { sign, verify };
+  pkey_ctx_ptr take(op o, jwt_alg alg);
+  void give(op o, pkey_ctx_ptr ctx);
+  std::mutex idle_mutex;
+  std::vector<pkey_ctx_ptr> idle[2];
 };
+
+pkey_ctx_ptr key::impl::take(op o, jwt_alg alg) {
+  {
+    std::lock_guard lock(idle_mutex);
+    auto& list = idle[static_cast<int>(o)];
+    if (!list.empty()) {
+      pkey_ctx_ptr ctx = std::move(list.back());
+      list.pop_back();
+      return ctx;
+    }
+  }
+  pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+  if (!ctx ||
+      (o == op::sign ? EVP_PKEY_sign_init(ctx.get()) : EVP_PKEY_verify_init(ctx.get())) != 1)
+    return nullptr;
+  if (alg == jwt_alg::RS256 && (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
+                                EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1)) {
+    return nullptr;
+  }
+  return ctx;
+}
+
+void key::impl::give(op o, pkey_ctx_ptr ctx) {
+  // As many as threads have signed at once; a context is a few hundred bytes.
+  constexpr std::size_t max_idle = 64;
+  std::lock_guard lock(idle_mutex);
+  auto& list = idle[static_cast<int>(o)];
+  if (list.size() < max_idle) list.push_back(std::move(ctx));
+}
 
 std::string_view alg_name(jwt_alg alg) {
   switch (alg) {
@@ -346,11 +384,12 @@ std::shared_ptr<const key> key::from_public_jwk(std::string_view jwk_json, std::
 std::string key::sign(std::string_view input) const {
   if (!has_private_) throw std::logic_error("signing needs a private key");
   if (alg_ == jwt_alg::HS256) return hmac_sha256(impl_->secret, input);
+  if (alg_ != jwt_alg::EdDSA) return sign_digest(sha256(input));
+  // Ed25519 signs the message itself (no digest first), in one call that copies nothing.
   md_ctx_ptr ctx(EVP_MD_CTX_new());
   std::size_t len = 0;
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
-  if (!ctx ||
-      EVP_DigestSignInit(ctx.get(), nullptr, digest_of(alg_), nullptr, impl_->pkey.get()) != 1 ||
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, impl_->pkey.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1) {
     throw std::runtime_error("signing failed");
   }
@@ -359,6 +398,23 @@ std::string key::sign(std::string_view input) const {
                      input.size()) != 1) {
     throw std::runtime_error("signing failed");
   }
+  sig.resize(len);
+  return sig;
+}
+
+std::string key::sign_digest(const std::string& digest) const {
+  pkey_ctx_ptr ctx = impl_->take(impl::op::sign, alg_);
+  const auto* d = reinterpret_cast<const unsigned char*>(digest.data());
+  std::size_t len = 0;
+  if (!ctx || EVP_PKEY_sign(ctx.get(), nullptr, &len, d, digest.size()) != 1) {
+    throw std::runtime_error("signing failed");
+  }
+  std::string sig(len, '\0');
+  if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, d,
+                    digest.size()) != 1) {
+    throw std::runtime_error("signing failed");
+  }
+  impl_->give(impl::op::sign, std::move(ctx));
   sig.resize(len);
   if (alg_ != jwt_alg::ES256) return sig;
   // DER → raw r||s (RFC 7518 §3.4).
@@ -392,13 +448,24 @@ bool key::verify(std::string_view input, std::string_view signature) const {
     OPENSSL_free(out);
     signature = der;
   }
-  md_ctx_ptr ctx(EVP_MD_CTX_new());
-  return ctx &&
-         EVP_DigestVerifyInit(ctx.get(), nullptr, digest_of(alg_), nullptr, impl_->pkey.get()) ==
-             1 &&
-         EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                          signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
-                          input.size()) == 1;
+  const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
+  if (alg_ == jwt_alg::EdDSA) {
+    md_ctx_ptr ctx(EVP_MD_CTX_new());
+    return ctx &&
+           EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, impl_->pkey.get()) == 1 &&
+           EVP_DigestVerify(ctx.get(), sig, signature.size(),
+                            reinterpret_cast<const unsigned char*>(input.data()),
+                            input.size()) == 1;
+  }
+  pkey_ctx_ptr ctx = impl_->take(impl::op::verify, alg_);
+  if (!ctx) return false;
+  const std::string digest = sha256(input);
+  const int r =
+      EVP_PKEY_verify(ctx.get(), sig, signature.size(),
+                      reinterpret_cast<const unsigned char*>(digest.data()), digest.size());
+  // 1: good, 0: a bad signature; below 0 an error that may have left the context unusable.
+  if (r >= 0) impl_->give(impl::op::verify, std::move(ctx));
+  return r == 1;
 }
 
 std::string key::public_jwk_json() const {

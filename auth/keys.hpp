@@ -61,6 +61,8 @@ class key {
  private:
   struct impl;
   key(jwt_alg alg, std::unique_ptr<impl> impl, bool has_private);
+  // ES256 / RS256 over a SHA-256 digest.
+  [[nodiscard]] std::string sign_digest(const std::string& digest) const;
   jwt_alg alg_;
   std::unique_ptr<impl> impl_;
   bool has_private_;

@@ -1,11 +1,20 @@
 // jwt against published vectors — RFC 7515 A.1 (HS256) and RFC 8037 A.1–A.4 (Ed25519, its
 // RFC 7638 thumbprint and deterministic signature) — and the algorithm-confusion attacks
-// RFC 8725 warns of, through the public API of auth/keys and auth/jwt.
+// RFC 8725 warns of, through the public API of auth/keys and auth/jwt; and ES256 / RS256
+// signatures against OpenSSL's own one-shot EVP_DigestSign/Verify, from several threads at
+// once (the keys reuse their signing and verifying contexts).
 #include <gtest/gtest.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "auth/base64url.hpp"
 #include "auth/jwt.hpp"
@@ -146,6 +155,98 @@ TEST_F(JwtConfusion, TimeAndAudienceAreChecked) {
       verify(jwt_sign(*es, "at+jwt",
                       R"({"iss":"sessionhub","aud":["other"],"iat":1700000000,"exp":1800000000})")),
       jwt_error::bad_audience);
+}
+
+// OpenSSL's one-shot EVP_DigestSign / EVP_DigestVerify with SHA-256 on the key's PEM: an
+// implementation independent of key::sign and key::verify.
+struct one_shot {
+  EVP_PKEY* pkey = nullptr;
+  jwt_alg alg;
+  one_shot(const key& k, jwt_alg a) : alg(a) {
+    const std::string pem = k.private_pem();
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+  }
+  ~one_shot() { EVP_PKEY_free(pkey); }
+  // ES256's JOSE r||s as DER, the form OpenSSL signs and verifies.
+  std::string der(const std::string& jose) const {
+    if (alg != jwt_alg::ES256) return jose;
+    const auto* p = reinterpret_cast<const unsigned char*>(jose.data());
+    ECDSA_SIG* sig = ECDSA_SIG_new();
+    ECDSA_SIG_set0(sig, BN_bin2bn(p, 32, nullptr), BN_bin2bn(p + 32, 32, nullptr));
+    unsigned char* out = nullptr;
+    const int n = i2d_ECDSA_SIG(sig, &out);
+    std::string d(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+    OPENSSL_free(out);
+    ECDSA_SIG_free(sig);
+    return d;
+  }
+  std::string jose(const std::string& der_sig) const {
+    if (alg != jwt_alg::ES256) return der_sig;
+    const auto* p = reinterpret_cast<const unsigned char*>(der_sig.data());
+    ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_sig.size()));
+    const BIGNUM *r = nullptr, *s = nullptr;
+    ECDSA_SIG_get0(sig, &r, &s);
+    std::string out(64, '\0');
+    BN_bn2binpad(r, reinterpret_cast<unsigned char*>(out.data()), 32);
+    BN_bn2binpad(s, reinterpret_cast<unsigned char*>(out.data()) + 32, 32);
+    ECDSA_SIG_free(sig);
+    return out;
+  }
+  bool verify(const std::string& msg, const std::string& jose_sig) const {
+    const std::string d = der(jose_sig);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    const bool ok =
+        EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pkey) == 1 &&
+        EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(d.data()), d.size(),
+                         reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+  }
+  std::string sign(const std::string& msg) const {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    std::size_t len = 0;
+    EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey);
+    EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(msg.data()),
+                   msg.size());
+    std::string sig(len, '\0');
+    EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                   reinterpret_cast<const unsigned char*>(msg.data()), msg.size());
+    sig.resize(len);
+    EVP_MD_CTX_free(ctx);
+    return jose(sig);
+  }
+};
+
+TEST(JwtSignatures, Es256AndRs256AgreeWithOpenSslsOneShotFromSeveralThreads) {
+  for (const jwt_alg alg : {jwt_alg::ES256, jwt_alg::RS256}) {
+    SCOPED_TRACE(std::string(alg_name(alg)));
+    const auto k = key::generate(alg);
+    const one_shot ref(*k, alg);
+    ASSERT_NE(ref.pkey, nullptr);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 25; ++i) {
+          const std::string msg = "header.payload-" + std::to_string(t) + "-" + std::to_string(i);
+          const std::string mine = k->sign(msg);
+          if (alg == jwt_alg::ES256 && mine.size() != 64) ++failures;
+          if (!ref.verify(msg, mine)) ++failures;          // ours, checked by OpenSSL
+          if (!k->verify(msg, ref.sign(msg))) ++failures;  // OpenSSL's, checked by ours
+          if (!k->verify(msg, mine)) ++failures;
+          std::string tampered = mine;
+          tampered[tampered.size() / 2] ^= 1;
+          if (k->verify(msg, tampered)) ++failures;
+          if (k->verify(msg + "x", mine)) ++failures;
+        }
+      });
+    }
+    for (auto& th : threads)
+      th.join();
+    EXPECT_EQ(failures.load(), 0);
+  }
 }
 
 }  // namespace
