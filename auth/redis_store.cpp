@@ -241,20 +241,40 @@ store_status redis_store::create(const session& s, const refresh_record& rt) {
   return r->integer == 1 ? store_status::ok : store_status::conflict;
 }
 
+// A session's HGETALL reply: not_found when the hash is empty (no such key).
+store_result<session> redis_store::session_of(const redisReply* r, std::string_view sid) {
+  if (r->type != REDIS_REPLY_ARRAY) return {store_status::unavailable, {}};
+  if (r->elements == 0) return {store_status::not_found, {}};
+  auto s = read_fields(r);
+  if (!s) {
+    note_error("session " + std::string(sid) + ": malformed hash");
+    return {store_status::unavailable, {}};
+  }
+  return {store_status::ok, std::move(*s)};
+}
+
+// A refresh record's GET reply, "<sid> <generation>".
+store_result<refresh_record> redis_store::refresh_of(const redisReply* r, std::string_view hash) {
+  if (r->type == REDIS_REPLY_NIL) return {store_status::not_found, {}};
+  const std::string_view v = text_of(r);
+  const auto space = v.rfind(' ');
+  refresh_record rec;
+  if (space == std::string_view::npos || !parse_int(v.substr(space + 1), rec.generation)) {
+    note_error("refresh record: malformed");
+    return {store_status::unavailable, {}};
+  }
+  rec.hash.assign(hash);
+  rec.sid.assign(v.substr(0, space));
+  return {store_status::ok, std::move(rec)};
+}
+
 store_result<session> redis_store::get(std::string_view sid) {
   for (int attempt = 0; attempt < 2; ++attempt) {  // a read may retry on a fresh connection
     lease l(*this);
     if (!l.ready()) return {store_status::unavailable, {}};
     const auto r = l.command({"HGETALL", session_key(sid)});
     if (!r) continue;
-    if (r->type != REDIS_REPLY_ARRAY) return {store_status::unavailable, {}};
-    if (r->elements == 0) return {store_status::not_found, {}};
-    auto s = read_fields(r.get());
-    if (!s) {
-      note_error("session " + std::string(sid) + ": malformed hash");
-      return {store_status::unavailable, {}};
-    }
-    return {store_status::ok, std::move(*s)};
+    return session_of(r.get(), sid);
   }
   return {store_status::unavailable, {}};
 }
@@ -265,17 +285,29 @@ store_result<refresh_record> redis_store::find_refresh(std::string_view hash) {
     if (!l.ready()) return {store_status::unavailable, {}};
     const auto r = l.command({"GET", refresh_key(hash)});
     if (!r) continue;
-    if (r->type == REDIS_REPLY_NIL) return {store_status::not_found, {}};
-    const std::string_view v = text_of(r.get());
-    const auto space = v.rfind(' ');
-    refresh_record rec;
-    if (space == std::string_view::npos || !parse_int(v.substr(space + 1), rec.generation)) {
-      note_error("refresh record: malformed");
-      return {store_status::unavailable, {}};
+    return refresh_of(r.get(), hash);
+  }
+  return {store_status::unavailable, {}};
+}
+
+store_result<refresh_lookup> redis_store::find_refresh_and_session(std::string_view hash,
+                                                                   std::string_view sid_hint) {
+  if (sid_hint.empty()) return session_store::find_refresh_and_session(hash, sid_hint);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::vector<redis::reply_ptr> replies;
+    {
+      lease l(*this);
+      if (!l.ready()) return {store_status::unavailable, {}};
+      replies = l.pipeline({{"GET", refresh_key(hash)}, {"HGETALL", session_key(sid_hint)}});
     }
-    rec.hash.assign(hash);
-    rec.sid.assign(v.substr(0, space));
-    return {store_status::ok, std::move(rec)};
+    if (replies.size() != 2) continue;
+    auto rec = refresh_of(replies[0].get(), hash);
+    if (!rec.ok()) return {rec.status, {}};
+    // The hint is only a guess: the record's own sid decides which session is read.
+    auto s =
+        rec.value.sid == sid_hint ? session_of(replies[1].get(), sid_hint) : get(rec.value.sid);
+    if (!s.ok()) return {s.status, {}};
+    return {store_status::ok, {std::move(rec.value), std::move(s.value)}};
   }
   return {store_status::unavailable, {}};
 }

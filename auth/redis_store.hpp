@@ -35,6 +35,8 @@
 
 #include "session_store.hpp"
 
+struct redisReply;  // hiredis
+
 namespace shub::auth {
 
 struct redis_options {
@@ -62,6 +64,9 @@ class redis_store final : public session_store {
   [[nodiscard]] store_status create(const session& s, const refresh_record& rt) override;
   [[nodiscard]] store_result<session> get(std::string_view sid) override;
   [[nodiscard]] store_result<refresh_record> find_refresh(std::string_view hash) override;
+  // GET of the record and HGETALL of the hinted session in one round trip.
+  [[nodiscard]] store_result<refresh_lookup> find_refresh_and_session(
+      std::string_view hash, std::string_view sid_hint) override;
   [[nodiscard]] store_status update(const session& s, std::uint64_t expected_version,
                                     const refresh_record* new_rt) override;
   [[nodiscard]] store_result<std::vector<session>> list_by_sub(std::string_view sub) override;
@@ -87,6 +92,9 @@ class redis_store final : public session_store {
   std::unique_ptr<connection> acquire();
   void release(std::unique_ptr<connection> c);
   void note_error(const std::string& what);
+  // A reply read as a session (HGETALL) or a refresh record (GET).
+  store_result<session> session_of(const redisReply* r, std::string_view sid);
+  store_result<refresh_record> refresh_of(const redisReply* r, std::string_view hash);
   store_result<std::vector<session>> list(const std::string& index_key,
                                           std::string_view session_field, std::string_view value);
 

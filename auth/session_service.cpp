@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -20,14 +21,26 @@ namespace shub::auth {
 
 namespace {
 
-constexpr std::size_t refresh_token_chars = 43;  // 32 bytes base64url
+// A refresh token is the sid's 16 bytes and 32 random ones, base64url: 64 characters. One
+// of 43 (the 32 random bytes alone) is from before the sid rode along, and still accepted.
+constexpr std::size_t sid_bytes = 16;
+constexpr std::size_t refresh_token_chars = 64;
+constexpr std::size_t sidless_refresh_token_chars = 43;
 
 constexpr std::array registered_claims = {"iss", "sub", "aud", "exp",      "iat",
                                           "nbf", "jti", "sid", "auth_time"};
 
-// A token we could have issued: 43 base64url characters. Anything else is not looked up.
-bool plausible_refresh_token(std::string_view token) {
-  return token.size() == refresh_token_chars && base64url_decode(token).has_value();
+// A token we could have issued (anything else is not looked up), and the session it says it
+// belongs to ("" when it does not say): a guess that lets the store read the token's record
+// and its session at once. The record, found by the hash of the whole token, decides.
+std::optional<std::string> parse_refresh_token(std::string_view token) {
+  if (token.size() != refresh_token_chars && token.size() != sidless_refresh_token_chars) {
+    return std::nullopt;
+  }
+  const auto raw = base64url_decode(token);
+  if (!raw) return std::nullopt;
+  if (token.size() == sidless_refresh_token_chars) return std::string();
+  return base64url_encode(std::string_view(*raw).substr(0, sid_bytes));
 }
 
 // The successor pair sealed under the previous refresh token: "refresh\naccess\nexp_s".
@@ -89,8 +102,12 @@ std::string session_service::new_id() {
   return base64url_encode(random_bytes(16));
 }
 
-std::string session_service::new_refresh_token() {
-  return base64url_encode(random_bytes(32));
+std::string session_service::new_refresh_token(std::string_view sid) {
+  auto raw = base64url_decode(sid);
+  if (!raw || raw->size() != sid_bytes || base64url_encode(*raw) != sid) {
+    return base64url_encode(random_bytes(32));  // not one of our ids: the token cannot carry it
+  }
+  return base64url_encode(*raw + random_bytes(32));
 }
 
 std::string_view session_service::expiry_reason(const session& s, std::int64_t now_ms) const {
@@ -164,10 +181,10 @@ session_outcome session_service::create(const create_request& req) {
   s.rt_generation = 1;
   s.rt_rotated_at = now;
 
-  const std::string refresh_token = new_refresh_token();
   // A sid collision is a 2^-64 event; one retry with a fresh id covers it.
   for (int attempt = 0; attempt < 2; ++attempt) {
     s.sid = new_id();
+    const std::string refresh_token = new_refresh_token(s.sid);
     const refresh_record rec{sha256(refresh_token), s.sid, s.rt_generation};
     const store_status st = store_.create(s, rec);
     if (st == store_status::conflict) continue;
@@ -189,26 +206,22 @@ session_outcome session_service::create(const create_request& req) {
 
 session_outcome session_service::refresh(std::string_view refresh_token) {
   session_outcome out;
-  if (!plausible_refresh_token(refresh_token)) {
+  const auto sid_hint = parse_refresh_token(refresh_token);
+  if (!sid_hint) {
     out.why = denial::unknown;
     return out;
   }
   const std::string hash = sha256(refresh_token);
   for (int attempt = 0; attempt < max_cas_attempts; ++attempt) {
     out = session_outcome{};
-    const auto rec = store_.find_refresh(hash);
-    if (rec.status == store_status::not_found) {
-      out.why = denial::unknown;
-      return out;
-    }
-    if (!rec.ok()) break;
-    auto got = store_.get(rec.value.sid);
+    auto got = store_.find_refresh_and_session(hash, *sid_hint);
     if (got.status == store_status::not_found) {
       out.why = denial::unknown;
       return out;
     }
     if (!got.ok()) break;
-    session s = std::move(got.value);
+    const refresh_record& rec = got.value.rec;
+    session s = std::move(got.value.s);
     const std::uint64_t read_version = s.version;
     const std::int64_t now = clock_.now_ms();
     out.s = s;
@@ -224,10 +237,10 @@ session_outcome session_service::refresh(std::string_view refresh_token) {
       end_session(s, reason, now);
       out.why = denial_for_expiry(reason);
       out.ended_now = true;
-    } else if (rec.value.generation == s.rt_generation) {
+    } else if (rec.generation == s.rt_generation) {
       // Rule 1 (+ rule 5): the current token; mint the successor pair.
       token_pair next;
-      next.refresh_token = new_refresh_token();
+      next.refresh_token = new_refresh_token(s.sid);
       ++s.rt_generation;
       s.rt_rotated_at = now;
       slide_idle(s, now);
@@ -240,7 +253,7 @@ session_outcome session_service::refresh(std::string_view refresh_token) {
       new_rec = &successor_rec;
       out.tokens = std::move(next);
       out.rotated = true;
-    } else if (rec.value.generation + 1 == s.rt_generation &&
+    } else if (rec.generation + 1 == s.rt_generation &&
                now - s.rt_rotated_at <= policy_.reuse_interval_s * 1000) {
       // Rule 2: the previous token within the grace gets the same successor pair.
       const auto packed = open(refresh_token, s.rt_successor);
@@ -344,7 +357,7 @@ session_outcome session_service::validate(std::string_view access_token) {
 
 session_outcome session_service::identify_refresh(std::string_view refresh_token) {
   session_outcome out;
-  if (!plausible_refresh_token(refresh_token)) {
+  if (!parse_refresh_token(refresh_token)) {
     out.why = denial::unknown;
     return out;
   }

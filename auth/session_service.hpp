@@ -127,8 +127,9 @@ class session_service {
 
   // A fresh random id (sid, jti, device id): 128 bits, base64url.
   [[nodiscard]] static std::string new_id();
-  // A fresh refresh token: 256 bits, base64url (43 characters).
-  [[nodiscard]] static std::string new_refresh_token();
+  // A fresh refresh token for session `sid`: its 16 bytes and 256 random bits, base64url
+  // (64 characters; 43, the random bits alone, for a sid that is not one of new_id()'s).
+  [[nodiscard]] static std::string new_refresh_token(std::string_view sid);
 
  private:
   // A signed access token for `s`; `exp` receives its expiry (seconds).

@@ -18,4 +18,13 @@ std::string_view to_string(store_status s) {
   return "unknown";
 }
 
+store_result<refresh_lookup> session_store::find_refresh_and_session(std::string_view hash,
+                                                                     std::string_view) {
+  auto rec = find_refresh(hash);
+  if (!rec.ok()) return {rec.status, {}};
+  auto s = get(rec.value.sid);
+  if (!s.ok()) return {s.status, {}};
+  return {store_status::ok, {std::move(rec.value), std::move(s.value)}};
+}
+
 }  // namespace shub::auth

@@ -30,6 +30,12 @@ struct store_result {
   [[nodiscard]] bool ok() const { return status == store_status::ok; }
 };
 
+// A refresh record and the session it names.
+struct refresh_lookup {
+  refresh_record rec;
+  session s;
+};
+
 class session_store {
  public:
   virtual ~session_store() = default;
@@ -43,6 +49,12 @@ class session_store {
   [[nodiscard]] virtual store_status create(const session& s, const refresh_record& rt) = 0;
   [[nodiscard]] virtual store_result<session> get(std::string_view sid) = 0;
   [[nodiscard]] virtual store_result<refresh_record> find_refresh(std::string_view hash) = 0;
+  // The refresh record and then the session its sid names; not_found when either is
+  // missing. `sid_hint` (may be empty) is the session the caller expects the record to name:
+  // a store with round trips to save reads both at once on that guess, and reads again by
+  // the record's own sid if the guess was wrong. By default the two calls above.
+  [[nodiscard]] virtual store_result<refresh_lookup> find_refresh_and_session(
+      std::string_view hash, std::string_view sid_hint);
 
   // Atomically: if the stored session `s.sid` has version `expected_version`, replace it
   // with `s` and, when `new_rt` is given, record that refresh token too. Otherwise conflict

@@ -60,6 +60,10 @@ auth::store_result<auth::session> timed_store::get(std::string_view sid) {
 auth::store_result<auth::refresh_record> timed_store::find_refresh(std::string_view hash) {
   return timed([&] { return inner_->find_refresh(hash); });
 }
+auth::store_result<auth::refresh_lookup> timed_store::find_refresh_and_session(
+    std::string_view hash, std::string_view sid_hint) {
+  return timed([&] { return inner_->find_refresh_and_session(hash, sid_hint); });
+}
 auth::store_status timed_store::update(const auth::session& s, std::uint64_t expected_version,
                                        const auth::refresh_record* new_rt) {
   return timed([&] { return inner_->update(s, expected_version, new_rt); });

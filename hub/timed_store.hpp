@@ -23,6 +23,8 @@ class timed_store final : public auth::session_store {
   [[nodiscard]] auth::store_result<auth::session> get(std::string_view sid) override;
   [[nodiscard]] auth::store_result<auth::refresh_record> find_refresh(
       std::string_view hash) override;
+  [[nodiscard]] auth::store_result<auth::refresh_lookup> find_refresh_and_session(
+      std::string_view hash, std::string_view sid_hint) override;
   [[nodiscard]] auth::store_status update(const auth::session& s, std::uint64_t expected_version,
                                           const auth::refresh_record* new_rt) override;
   [[nodiscard]] auth::store_result<std::vector<auth::session>> list_by_sub(

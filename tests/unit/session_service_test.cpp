@@ -7,6 +7,8 @@
 #include <set>
 #include <thread>
 
+#include "auth/base64url.hpp"
+#include "auth/crypto.hpp"
 #include "auth/sqlite_store.hpp"
 
 namespace shub::auth {
@@ -46,7 +48,11 @@ TEST_F(SessionService, CreateIssuesTokensAndSession) {
   const auto out = login();
   EXPECT_EQ(out.s.sub, "alice");
   EXPECT_EQ(out.s.version, 1u);
-  EXPECT_EQ(out.tokens.refresh_token.size(), 43u);
+  // The sid's 16 bytes and 256 random bits, base64url.
+  ASSERT_EQ(out.tokens.refresh_token.size(), 64u);
+  const auto raw = base64url_decode(out.tokens.refresh_token);
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(base64url_encode(raw->substr(0, 16)), out.s.sid);
   EXPECT_EQ(out.tokens.expires_in, 900);
   EXPECT_EQ(out.s.idle_expires_at, clock_.now_ms() + 1800 * 1000);
   EXPECT_EQ(out.s.expires_at, clock_.now_ms() + 7LL * 86400 * 1000);
@@ -258,10 +264,43 @@ TEST_F(SessionService, CustomClaimsReachTheTokenButNeverOverrideRegisteredOnes) 
 }
 
 TEST_F(SessionService, MalformedRefreshTokensAreUnknown) {
-  for (const char* bad : {"", "short", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
-                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}) {
+  for (const std::string& bad :
+       {std::string(), std::string("short"), std::string(43, '!'), std::string(43, 'A'),
+        std::string(64, 'A'), std::string(63, 'A') + "!", std::string(65, 'A')}) {
     EXPECT_EQ(svc().refresh(bad).why, denial::unknown) << bad;
   }
+}
+
+TEST_F(SessionService, AnotherSessionsSidInARefreshTokenFindsNothingAndChangesNothing) {
+  const auto a = login("alice");
+  const auto b = login("bob");
+  // A's 256 random bits behind B's sid: the record is found by the hash of the whole token,
+  // so this is no token at all, whichever session the store was told to expect.
+  auto raw = *base64url_decode(a.tokens.refresh_token);
+  raw.replace(0, 16, *base64url_decode(b.s.sid));
+  const std::string forged = base64url_encode(raw);
+  EXPECT_EQ(svc().refresh(forged).why, denial::unknown);
+  EXPECT_EQ(svc().identify_refresh(forged).why, denial::unknown);
+  EXPECT_EQ(store_.get(a.s.sid).value.version, a.s.version);
+  EXPECT_EQ(store_.get(b.s.sid).value.version, b.s.version);
+  EXPECT_TRUE(svc().refresh(a.tokens.refresh_token).rotated);
+  EXPECT_TRUE(svc().refresh(b.tokens.refresh_token).rotated);
+}
+
+TEST_F(SessionService, ARefreshTokenWithoutItsSidStillRotates) {
+  // Refresh tokens were once the 256 random bits alone (43 characters); the session
+  // holding one, as current, rotates to a token that carries its sid.
+  const auto out = login();
+  const std::string sidless = base64url_encode(std::string(32, '\x5a'));
+  session s = store_.get(out.s.sid).value;
+  const refresh_record rec{sha256(sidless), s.sid, s.rt_generation};
+  ASSERT_EQ(store_.update(s, s.version, &rec), store_status::ok);
+  const auto r = svc().refresh(sidless);
+  ASSERT_TRUE(r.ok()) << to_string(r.why);
+  EXPECT_TRUE(r.rotated);
+  EXPECT_EQ(r.s.sid, out.s.sid);
+  EXPECT_EQ(r.tokens.refresh_token.size(), 64u);
+  EXPECT_TRUE(svc().refresh(r.tokens.refresh_token).rotated);
 }
 
 // Verified tokens are remembered (tabs sharing one skip the signature check), but never what

@@ -1,8 +1,8 @@
 // The session_store contract, run against both backends: every field round-trips (binary
-// ones too), compare-and-set is exactly-once under threads, a refresh hash has one owner,
-// the lists and counts see only what they should, and a remembered jti is new exactly once
-// until it expires. SQLite in memory; Redis a real redis-server of this test
-// (tests/support/redis_server).
+// ones too), compare-and-set is exactly-once under threads, a refresh hash has one owner and
+// is found with its session whatever session the caller guessed, the lists and counts see
+// only what they should, and a remembered jti is new exactly once until it expires. SQLite in
+// memory; Redis a real redis-server of this test (tests/support/redis_server).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -104,6 +104,26 @@ TEST_P(StoreContract, FindsRefreshByBinaryHash) {
   EXPECT_EQ(got.value.generation, 1u);
   // Hashes that agree up to a NUL byte are still different keys.
   EXPECT_EQ(store_.find_refresh(hash_of("ab")).status, store_status::not_found);
+}
+
+TEST_P(StoreContract, FindsARefreshRecordWithItsSessionWhateverTheHint) {
+  const session s1 = make_session("s1");
+  const session s2 = make_session("s2");
+  ASSERT_EQ(store_.create(s1, record_for(s1, "a")), store_status::ok);
+  ASSERT_EQ(store_.create(s2, record_for(s2, "b")), store_status::ok);
+  // The right guess, no guess, another session's sid, a sid that does not exist: the
+  // record's own session every time.
+  for (const std::string_view hint : {"s1", "", "s2", "nope"}) {
+    SCOPED_TRACE("hint " + std::string(hint));
+    const auto got = store_.find_refresh_and_session(hash_of("a"), hint);
+    ASSERT_EQ(got.status, store_status::ok);
+    EXPECT_EQ(got.value.rec.sid, "s1");
+    EXPECT_EQ(got.value.rec.generation, 1u);
+    EXPECT_EQ(got.value.rec.hash, hash_of("a"));
+    expect_same(got.value.s, s1);
+  }
+  EXPECT_EQ(store_.find_refresh_and_session(hash_of("c"), "s1").status, store_status::not_found);
+  EXPECT_EQ(store_.find_refresh_and_session(hash_of("c"), "").status, store_status::not_found);
 }
 
 TEST_P(StoreContract, UpdateWithCurrentVersionReplacesTheSession) {
