@@ -59,6 +59,8 @@ struct token_world {
                                     int sha_bits, const std::string& secret);
 // Segment `i` (0-based) of a dotted token.
 [[nodiscard]] std::string segment(const std::string& token, int i);
+// An ES256 JOSE signature (r||s) as a DER ECDSA-Sig-Value: what OpenSSL produces and checks.
+[[nodiscard]] std::string der_signature(const std::string& raw);
 
 struct token_case {
   const char* name;

@@ -19,6 +19,7 @@
 #include "auth/base64url.hpp"
 #include "auth/jwt.hpp"
 #include "auth/keys.hpp"
+#include "token_corpus.hpp"
 
 namespace shub::auth {
 namespace {
@@ -169,19 +170,6 @@ struct one_shot {
     BIO_free(bio);
   }
   ~one_shot() { EVP_PKEY_free(pkey); }
-  // ES256's JOSE r||s as DER, the form OpenSSL signs and verifies.
-  std::string der(const std::string& jose) const {
-    if (alg != jwt_alg::ES256) return jose;
-    const auto* p = reinterpret_cast<const unsigned char*>(jose.data());
-    ECDSA_SIG* sig = ECDSA_SIG_new();
-    ECDSA_SIG_set0(sig, BN_bin2bn(p, 32, nullptr), BN_bin2bn(p + 32, 32, nullptr));
-    unsigned char* out = nullptr;
-    const int n = i2d_ECDSA_SIG(sig, &out);
-    std::string d(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
-    OPENSSL_free(out);
-    ECDSA_SIG_free(sig);
-    return d;
-  }
   std::string jose(const std::string& der_sig) const {
     if (alg != jwt_alg::ES256) return der_sig;
     const auto* p = reinterpret_cast<const unsigned char*>(der_sig.data());
@@ -195,7 +183,7 @@ struct one_shot {
     return out;
   }
   bool verify(const std::string& msg, const std::string& jose_sig) const {
-    const std::string d = der(jose_sig);
+    const std::string d = alg == jwt_alg::ES256 ? corpus::der_signature(jose_sig) : jose_sig;
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     const bool ok =
         EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pkey) == 1 &&
