@@ -63,10 +63,32 @@ using redis::text_of;
 
 // --- options ------------------------------------------------------------------------------
 
+namespace {
+
+constexpr std::string_view tcp_scheme = "redis://";
+constexpr std::string_view unix_scheme = "redis+unix://";
+
+bool parse_db(std::string_view text, redis_options& o) {
+  return text.empty() || (redis::parse_int(text, o.db) && o.db >= 0);
+}
+
+}  // namespace
+
+bool redis_options::is_url(std::string_view spec) {
+  return spec.substr(0, tcp_scheme.size()) == tcp_scheme ||
+         spec.substr(0, unix_scheme.size()) == unix_scheme;
+}
+
+std::string redis_options::address() const {
+  return unix_path.empty() ? host + ":" + std::to_string(port) : unix_path;
+}
+
 redis_options redis_options::parse_url(const std::string& url) {
-  constexpr std::string_view scheme = "redis://";
-  if (url.rfind(scheme, 0) != 0) throw std::invalid_argument("not a redis:// URL: " + url);
-  std::string rest = url.substr(scheme.size());
+  const bool unix_socket = url.rfind(unix_scheme, 0) == 0;
+  if (!unix_socket && url.rfind(tcp_scheme, 0) != 0) {
+    throw std::invalid_argument("not a redis:// or redis+unix:// URL: " + url);
+  }
+  std::string rest = url.substr(unix_socket ? unix_scheme.size() : tcp_scheme.size());
   redis_options o;
   const auto at = rest.rfind('@');
   if (at != std::string::npos) {
@@ -80,11 +102,24 @@ redis_options redis_options::parse_url(const std::string& url) {
       o.password = credentials.substr(colon + 1);
     }
   }
+  if (unix_socket) {
+    const auto q = rest.find('?');
+    o.unix_path = rest.substr(0, q);
+    if (o.unix_path.empty() || o.unix_path.front() != '/') {
+      throw std::invalid_argument("redis+unix URL: the socket must be an absolute path: " + url);
+    }
+    if (q != std::string::npos) {
+      const std::string query = rest.substr(q + 1);
+      if (query.rfind("db=", 0) != 0 || !parse_db(std::string_view(query).substr(3), o)) {
+        throw std::invalid_argument("redis+unix URL: the only parameter is db=<number>: " + url);
+      }
+    }
+    return o;
+  }
   const auto slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
   if (slash != std::string::npos) {
-    const std::string db = rest.substr(slash + 1);
-    if (!db.empty() && (!redis::parse_int(db, o.db) || o.db < 0)) {
+    if (!parse_db(std::string_view(rest).substr(slash + 1), o)) {
       throw std::invalid_argument("redis URL: the database must be a number: " + url);
     }
   }
@@ -125,9 +160,10 @@ bool redis_store::lease::ready() {
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(o.timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((o.timeout.count() % 1000) * 1000);
-  c_->ctx = redisConnectWithTimeout(o.host.c_str(), o.port, tv);
+  c_->ctx = o.unix_path.empty() ? redisConnectWithTimeout(o.host.c_str(), o.port, tv)
+                                : redisConnectUnixWithTimeout(o.unix_path.c_str(), tv);
   if (c_->ctx == nullptr || c_->ctx->err != 0) {
-    store_.note_error("connect to " + o.host + ":" + std::to_string(o.port) + ": " +
+    store_.note_error("connect to " + o.address() + ": " +
                       (c_->ctx ? c_->ctx->errstr : "out of memory"));
     c_->drop();
     return false;

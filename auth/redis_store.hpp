@@ -31,6 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "session_store.hpp"
@@ -42,6 +43,7 @@ namespace shub::auth {
 struct redis_options {
   std::string host = "127.0.0.1";
   int port = 6379;
+  std::string unix_path;  // a Unix socket instead of host and port when set
   int db = 0;
   std::string username;  // ACL user (Redis 6+); empty: the default user
   std::string password;  // empty: no AUTH
@@ -49,8 +51,14 @@ struct redis_options {
   int pool = 8;
   std::int64_t retention_ms = 24LL * 3600 * 1000;  // kept after a session's end
 
-  // redis://[[user]:password@]host:port[/db]. Throws std::invalid_argument with the reason.
+  // redis://[[user]:password@]host:port[/db], or for a Redis on this machine
+  // redis+unix://[[user]:password@]/path/to/redis.sock[?db=N]. Throws std::invalid_argument
+  // with the reason.
   static redis_options parse_url(const std::string& url);
+  // Whether `spec` names a Redis store (either scheme).
+  static bool is_url(std::string_view spec);
+  // Where it connects, for logs: host:port or the socket's path.
+  [[nodiscard]] std::string address() const;
 };
 
 class redis_store final : public session_store {

@@ -9,6 +9,8 @@
 
 #include <boost/program_options.hpp>
 
+#include "auth/redis_store.hpp"
+
 namespace shub {
 
 namespace po = boost::program_options;
@@ -39,7 +41,8 @@ po::options_description describe(config& c, std::string& config_file) {
     ("allowed-origin", repeatable(&c.allowed_origins),
      "allowed browser origin (repeatable; '*' only for development)")
     ("store", with_default(&c.store),
-     "sqlite:<path> (sqlite::memory: allowed) or redis://host:port[/db]")
+     "sqlite:<path> (sqlite::memory: allowed), redis://[[user]:password@]host:port[/db] or "
+     "redis+unix://[[user]:password@]/path/to/redis.sock[?db=N]")
     ("store-threads", with_default(&c.store_threads), "threads for blocking store work")
     ("malloc-arenas", with_default(&c.malloc_arenas),
      "glibc malloc arenas shared by all threads (0 = glibc's default, 8 per core)")
@@ -176,8 +179,9 @@ std::string validate(const config& c) {
       c.backchannel_max_token_bytes < 256 || c.backchannel_rate_limit < 0)
     return "back-channel limits: --backchannel-leeway-s >= 0, --backchannel-max-age-s >= 1, "
            "--backchannel-max-token-bytes >= 256, --backchannel-rate-limit >= 0";
-  if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("redis://", 0) != 0)
-    return "--store must be sqlite:<path> or redis://host:port[/db]";
+  if (c.store.rfind("sqlite:", 0) != 0 && !auth::redis_options::is_url(c.store))
+    return "--store must be sqlite:<path>, redis://host:port[/db] or "
+           "redis+unix:///path/to/redis.sock[?db=N]";
   return {};
 }
 

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "auth/redis_store.hpp"
 #include "log.hpp"
 
 namespace shub {
@@ -82,7 +83,7 @@ auth::key_set load_signing_keys(const config& cfg) {
     if (!alg || *alg == auth::jwt_alg::HS256) {
       throw std::runtime_error("--signing-alg must be ES256, EdDSA or RS256");
     }
-    if (cfg.store.rfind("redis://", 0) == 0) {
+    if (auth::redis_options::is_url(cfg.store)) {
       // Every replica on a shared store must sign with the same key, which no replica can
       // generate for the others.
       throw std::runtime_error(

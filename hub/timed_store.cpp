@@ -104,7 +104,7 @@ std::unique_ptr<auth::session_store> open_store(const config& cfg) {
     }
     return std::make_unique<auth::sqlite_store>(path);
   }
-  if (spec.rfind("redis://", 0) == 0) {
+  if (auth::redis_options::is_url(spec)) {
     auth::redis_options o;
     try {
       o = auth::redis_options::parse_url(spec);
@@ -115,7 +115,9 @@ std::unique_ptr<auth::session_store> open_store(const config& cfg) {
     o.pool = cfg.redis_pool > 0 ? cfg.redis_pool : cfg.store_threads + 4;
     return std::make_unique<auth::redis_store>(std::move(o));
   }
-  throw std::runtime_error("--store " + spec + ": use sqlite:<path> or redis://host:port[/db]");
+  throw std::runtime_error("--store " + spec +
+                           ": use sqlite:<path>, redis://host:port[/db] or "
+                           "redis+unix:///path/to/redis.sock[?db=N]");
 }
 
 }  // namespace shub

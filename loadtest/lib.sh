@@ -60,10 +60,11 @@ lt_stop_hubs() {
   lt_hub_pids=()
 }
 
-# A Redis of its own on loopback, no persistence; sets lt_redis_pid.
+# A Redis of its own on loopback, no persistence, also listening on the Unix socket
+# $work/redis-<port>.sock; sets lt_redis_pid.
 lt_start_redis() {  # port
-  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-    >"$work/redis-$1.log" 2>&1 &
+  redis-server --port "$1" --bind 127.0.0.1 --unixsocket "$work/redis-$1.sock" \
+    --unixsocketperm 700 --save '' --appendonly no --dir "$work" >"$work/redis-$1.log" 2>&1 &
   lt_redis_pid=$!
   local i
   for i in $(seq 50); do

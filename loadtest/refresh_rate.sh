@@ -6,7 +6,8 @@
 #
 #   loadtest/refresh_rate.sh path/to/shubload path/to/sessionhub [runs] [seconds] [requests]
 #   (defaults: 3 runs, 5 s, 32 concurrent requests; HUB_FLAGS adds hub flags; STORES picks
-#   the stores, default "sqlite redis"; "memory" is an in-memory SQLite store, a ceiling)
+#   the stores, default "sqlite redis"; "redis-unix" is Redis over its Unix socket, as for a
+#   Redis on the hub's machine; "memory" is an in-memory SQLite store, a ceiling)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,10 +30,11 @@ redis_cpu_s() {  # port: user + sys seconds of the server so far
 one() {  # store run
   local store=$1 run=$2 port rport="" url json cpu0=0 cpu1=0
   port=$(lt_free_port)
-  if [ "$store" = redis ]; then
+  if [ "$store" = redis ] || [ "$store" = redis-unix ]; then
     rport=$(lt_free_port)
     lt_start_redis "$rport"
     url=redis://127.0.0.1:$rport
+    [ "$store" = redis ] || url=redis+unix://$work/redis-$rport.sock  # a co-located Redis
   elif [ "$store" = memory ]; then
     url=sqlite::memory:  # next to no store cost: what the hub and loader alone allow
   else
@@ -68,7 +70,7 @@ done
 python3 - "$work/rows" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-for store in ("sqlite", "redis", "memory"):
+for store in ("sqlite", "redis", "redis-unix", "memory"):
     mine = [r for r in rows if r[0] == store]
     if not mine:
         continue

@@ -1,7 +1,7 @@
-// The hub on the Redis store (--store redis://), real binary and real redis-server: the
-// session lifecycle works; with Redis stopped, refresh, validate and extend fail closed with
-// 503 and /readyz says 503 while /healthz stays 200, logged once; with Redis back the hub
-// serves again without a restart; without --signing-key it refuses to start.
+// The hub on the Redis store (--store redis://, and redis+unix:// over its Unix socket), real
+// binary and real redis-server: the session lifecycle works; with Redis stopped, refresh, validate
+// and extend fail closed with 503 and /readyz says 503 while /healthz stays 200, logged once; with
+// Redis back the hub serves again without a restart; without --signing-key it refuses to start.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -43,6 +43,20 @@ TEST(IntegrationRedis, SessionsLiveInRedis) {
   ASSERT_EQ(logout(hub.port(), next.access_token).status, 204);
   EXPECT_TRUE(is_token_refusal(validate(hub.port(), next.access_token), "session_revoked"));
   EXPECT_TRUE(is_problem(refresh(hub.port(), *s.refresh_token), 401, "invalid_grant"));
+  EXPECT_EQ(json_string(stats(hub.port())["store"], "kind"), "redis");
+}
+
+TEST(IntegrationRedis, SessionsLiveInARedisReachedOverItsUnixSocket) {
+  temp_dir dir;
+  const std::string socket = dir.path() + "/redis.sock";
+  redis_server redis({"--unixsocket", socket, "--unixsocketperm", "700"});
+  hub_process hub(unlimited({"--store", "redis+unix://" + socket + "?db=2", "--signing-key",
+                             make_key(dir), "--redis-timeout-ms", "300"}));
+  const auto s = login_ok(hub.port());
+  EXPECT_EQ(redis.command({"EXISTS", "shub:s:{" + s.sid + "}"}, 2), "1");
+  const auto next = refresh_ok(hub.port(), *s.refresh_token);
+  EXPECT_EQ(next.version, s.version + 1);
+  EXPECT_EQ(validate(hub.port(), next.access_token).status, 200);
   EXPECT_EQ(json_string(stats(hub.port())["store"], "kind"), "redis");
 }
 

@@ -2,14 +2,16 @@
 // redis-server: two stores as two replicas racing on one session, TTLs on every key,
 // binary hashes, fail-closed within the timeout when Redis is down or hung and recovery
 // without reopening (a write right after a restart included), writes after a SCRIPT FLUSH,
-// AUTH, database selection, URL parsing.
+// AUTH, database selection, a Unix socket, URL parsing.
 #include "auth/redis_store.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -67,10 +69,28 @@ TEST(RedisStoreUrl, ParsesEveryPart) {
   EXPECT_EQ(o.db, 2);
 }
 
+TEST(RedisStoreUrl, ParsesAUnixSocket) {
+  auto o = redis_options::parse_url("redis+unix:///run/redis/redis.sock");
+  EXPECT_EQ(o.unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(o.db, 0);
+  EXPECT_EQ(o.address(), "/run/redis/redis.sock");
+  o = redis_options::parse_url("redis+unix://hub:pw@/tmp/r.sock?db=3");
+  EXPECT_EQ(o.unix_path, "/tmp/r.sock");
+  EXPECT_EQ(o.username, "hub");
+  EXPECT_EQ(o.password, "pw");
+  EXPECT_EQ(o.db, 3);
+  EXPECT_TRUE(redis_options::is_url("redis+unix:///tmp/r.sock"));
+  EXPECT_TRUE(redis_options::is_url("redis://h:1"));
+  EXPECT_FALSE(redis_options::is_url("sqlite:x.db"));
+  EXPECT_EQ(redis_options::parse_url("redis://h:7").address(), "h:7");
+}
+
 TEST(RedisStoreUrl, RefusesMalformedUrls) {
   for (const char* bad :
        {"http://127.0.0.1:6379", "redis://", "redis://:6379", "redis://h:0", "redis://h:70000",
-        "redis://h:12x", "redis://h:6379/db", "redis://h/-1"}) {
+        "redis://h:12x", "redis://h:6379/db", "redis://h/-1", "redis+unix://",
+        "redis+unix://relative.sock", "redis+unix:///tmp/r.sock?db=x",
+        "redis+unix:///tmp/r.sock?database=1", "unix:///tmp/r.sock"}) {
     EXPECT_THROW((void)redis_options::parse_url(bad), std::invalid_argument) << bad;
   }
 }
@@ -199,6 +219,28 @@ TEST(RedisStore, AuthenticatesAndFailsClosedOnAWrongPassword) {
   auto none = options_for(redis);
   redis_store anonymous(none);
   EXPECT_EQ(anonymous.get("s1").status, store_status::unavailable);
+}
+
+TEST(RedisStore, WorksThroughAUnixSocket) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("shub-redis-" + std::to_string(::getpid()) + ".sock"))
+                               .string();
+  redis_server redis({"--unixsocket", path, "--unixsocketperm", "700"});
+  auto o = redis_options::parse_url("redis+unix://" + path + "?db=2");
+  o.timeout = 300ms;
+  redis_store store(o);
+  const session s = live_session("s1");
+  ASSERT_EQ(store.create(s, record_for(s, "rt0")), store_status::ok);
+  const auto got = store.find_refresh_and_session(hash_of("rt0"), "s1");
+  ASSERT_EQ(got.status, store_status::ok);
+  EXPECT_EQ(got.value.s.sid, "s1");
+  EXPECT_EQ(redis.command({"EXISTS", redis_store::session_key("s1")}, 2), "1");
+  // A socket nobody listens on: unavailable within the timeout, naming the path.
+  auto gone = o;
+  gone.unix_path = path + ".missing";
+  redis_store nowhere(gone);
+  EXPECT_EQ(nowhere.ping(), store_status::unavailable);
+  EXPECT_NE(nowhere.last_error().find(gone.unix_path), std::string::npos) << nowhere.last_error();
 }
 
 TEST(RedisStore, KeepsToItsDatabase) {
