@@ -1,54 +1,38 @@
 // keys: JWT keys on OpenSSL 3 (EVP_PKEY, provider APIs only), each bound to one algorithm.
-// Import and export of JWKs, PEM, generation, the RFC 7638 thumbprint as `kid`, and the
-// raw JOSE signature formats (ES256 is r||s, not DER).
+// Import and export of JWKs, PEM, generation, the RFC 7638 thumbprint as `kid`, and key
+// sets. Signing and verifying are in key_signing.cpp.
 #include "keys.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
-#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
-#include <openssl/rsa.h>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <mutex>
 #include <stdexcept>
-#include <vector>
 
 #include "base64url.hpp"
 #include "crypto.hpp"
+#include "key_impl.hpp"
 
 namespace shub::auth {
 
+using namespace detail;
+
 namespace {
 
-template <class T, void (*F)(T*)>
-struct deleter {
-  void operator()(T* p) const { F(p); }
-};
-using pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<EVP_PKEY, EVP_PKEY_free>>;
 using bn_ptr = std::unique_ptr<BIGNUM, deleter<BIGNUM, BN_free>>;
 using bio_ptr = std::unique_ptr<BIO, deleter<BIO, BIO_free_all>>;
-using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
-using pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using sig_ptr = std::unique_ptr<ECDSA_SIG, deleter<ECDSA_SIG, ECDSA_SIG_free>>;
 using bld_ptr = std::unique_ptr<OSSL_PARAM_BLD, deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
 using params_ptr = std::unique_ptr<OSSL_PARAM, deleter<OSSL_PARAM, OSSL_PARAM_free>>;
 
 constexpr int min_rsa_bits = 2048;
 constexpr std::size_t min_hmac_secret = 32;
-
-std::string bn_bytes(const BIGNUM* bn, int pad = 0) {
-  const int n = pad > 0 ? pad : BN_num_bytes(bn);
-  std::string out(static_cast<std::size_t>(n), '\0');
-  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), n);
-  return out;
-}
 
 std::string bn_param(const EVP_PKEY* k, const char* name, int pad = 0) {
   BIGNUM* raw = nullptr;
@@ -128,63 +112,7 @@ std::string thumbprint(const public_parts& p) {
   return base64url_encode(sha256(canonical));
 }
 
-std::string hmac_sha256(std::string_view secret, std::string_view input) {
-  std::string out(32, '\0');
-  std::size_t len = 0;
-  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
-                 reinterpret_cast<const unsigned char*>(input.data()), input.size(),
-                 reinterpret_cast<unsigned char*>(out.data()), out.size(), &len) ||
-      len != 32) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
-  return out;
-}
-
 }  // namespace
-
-struct key::impl {
-  pkey_ptr pkey;       // asymmetric keys
-  std::string secret;  // HS256
-
-  // ES256 and RS256 sign and verify a SHA-256 digest on an EVP_PKEY_CTX set up once and
-  // used again (EVP_PKEY_sign and EVP_PKEY_verify may be called any number of times after
-  // one init): EVP_DigestSign/Verify would fetch the algorithms, set up a context and copy
-  // it again for every token. A context serves one thread at a time; idle ones wait here.
-  enum class op { sign, verify };
-  pkey_ctx_ptr take(op o, jwt_alg alg);
-  void give(op o, pkey_ctx_ptr ctx);
-  std::mutex idle_mutex;
-  std::vector<pkey_ctx_ptr> idle[2];
-};
-
-pkey_ctx_ptr key::impl::take(op o, jwt_alg alg) {
-  {
-    std::lock_guard lock(idle_mutex);
-    auto& list = idle[static_cast<int>(o)];
-    if (!list.empty()) {
-      pkey_ctx_ptr ctx = std::move(list.back());
-      list.pop_back();
-      return ctx;
-    }
-  }
-  pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
-  if (!ctx ||
-      (o == op::sign ? EVP_PKEY_sign_init(ctx.get()) : EVP_PKEY_verify_init(ctx.get())) != 1)
-    return nullptr;
-  if (alg == jwt_alg::RS256 && (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1 ||
-                                EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) != 1)) {
-    return nullptr;
-  }
-  return ctx;
-}
-
-void key::impl::give(op o, pkey_ctx_ptr ctx) {
-  // As many as threads have signed at once; a context is a few hundred bytes.
-  constexpr std::size_t max_idle = 64;
-  std::lock_guard lock(idle_mutex);
-  auto& list = idle[static_cast<int>(o)];
-  if (list.size() < max_idle) list.push_back(std::move(ctx));
-}
 
 std::string_view alg_name(jwt_alg alg) {
   switch (alg) {
@@ -379,93 +307,6 @@ std::shared_ptr<const key> key::from_public_jwk(std::string_view jwk_json, std::
     k->kid_ = *kid;
   }
   return k;
-}
-
-std::string key::sign(std::string_view input) const {
-  if (!has_private_) throw std::logic_error("signing needs a private key");
-  if (alg_ == jwt_alg::HS256) return hmac_sha256(impl_->secret, input);
-  if (alg_ != jwt_alg::EdDSA) return sign_digest(sha256(input));
-  // Ed25519 signs the message itself (no digest first), in one call that copies nothing.
-  md_ctx_ptr ctx(EVP_MD_CTX_new());
-  std::size_t len = 0;
-  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, impl_->pkey.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1) {
-    throw std::runtime_error("signing failed");
-  }
-  std::string sig(len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data,
-                     input.size()) != 1) {
-    throw std::runtime_error("signing failed");
-  }
-  sig.resize(len);
-  return sig;
-}
-
-std::string key::sign_digest(const std::string& digest) const {
-  pkey_ctx_ptr ctx = impl_->take(impl::op::sign, alg_);
-  const auto* d = reinterpret_cast<const unsigned char*>(digest.data());
-  std::size_t len = 0;
-  if (!ctx || EVP_PKEY_sign(ctx.get(), nullptr, &len, d, digest.size()) != 1) {
-    throw std::runtime_error("signing failed");
-  }
-  std::string sig(len, '\0');
-  if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, d,
-                    digest.size()) != 1) {
-    throw std::runtime_error("signing failed");
-  }
-  impl_->give(impl::op::sign, std::move(ctx));
-  sig.resize(len);
-  if (alg_ != jwt_alg::ES256) return sig;
-  // DER → raw r||s (RFC 7518 §3.4).
-  const auto* der = reinterpret_cast<const unsigned char*>(sig.data());
-  sig_ptr ecdsa(d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(sig.size())));
-  if (!ecdsa) throw std::runtime_error("signing failed");
-  const BIGNUM *r = nullptr, *s = nullptr;
-  ECDSA_SIG_get0(ecdsa.get(), &r, &s);
-  return bn_bytes(r, 32) + bn_bytes(s, 32);
-}
-
-bool key::verify(std::string_view input, std::string_view signature) const {
-  if (alg_ == jwt_alg::HS256)
-    return constant_time_equal(hmac_sha256(impl_->secret, input), signature);
-  std::string der;
-  if (alg_ == jwt_alg::ES256) {
-    if (signature.size() != 64) return false;
-    sig_ptr ecdsa(ECDSA_SIG_new());
-    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr);
-    BIGNUM* s =
-        BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
-    if (!ecdsa || !r || !s || ECDSA_SIG_set0(ecdsa.get(), r, s) != 1) {
-      BN_free(r);
-      BN_free(s);
-      return false;
-    }
-    unsigned char* out = nullptr;
-    const int n = i2d_ECDSA_SIG(ecdsa.get(), &out);
-    if (n <= 0) return false;
-    der.assign(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
-    OPENSSL_free(out);
-    signature = der;
-  }
-  const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
-  if (alg_ == jwt_alg::EdDSA) {
-    md_ctx_ptr ctx(EVP_MD_CTX_new());
-    return ctx &&
-           EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, impl_->pkey.get()) == 1 &&
-           EVP_DigestVerify(ctx.get(), sig, signature.size(),
-                            reinterpret_cast<const unsigned char*>(input.data()),
-                            input.size()) == 1;
-  }
-  pkey_ctx_ptr ctx = impl_->take(impl::op::verify, alg_);
-  if (!ctx) return false;
-  const std::string digest = sha256(input);
-  const int r =
-      EVP_PKEY_verify(ctx.get(), sig, signature.size(),
-                      reinterpret_cast<const unsigned char*>(digest.data()), digest.size());
-  // 1: good, 0: a bad signature; below 0 an error that may have left the context unusable.
-  if (r >= 0) impl_->give(impl::op::verify, std::move(ctx));
-  return r == 1;
 }
 
 std::string key::public_jwk_json() const {
