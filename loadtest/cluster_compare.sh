@@ -95,8 +95,7 @@ for peer in $peers; do
     pids+=("${lt_peer_pids[@]}")
   done
   run "$peer" socketio "${urls[0]}" "${urls[@]}" -- "${pids[@]}" "$lt_redis_pid"
-  for d in "${lt_peer_dirs[@]}"; do "$here/peers/peer.sh" stop --dir "$d" >/dev/null 2>&1 || true; done
-  lt_peer_dirs=()
+  lt_stop_peers
   lt_stop_redis
   servers+=("$peer")
 done

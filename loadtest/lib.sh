@@ -87,6 +87,13 @@ lt_start_peer() {  # peer port [peer.sh start options...]
 
 lt_stop_peer() { "$here/peers/peer.sh" stop --dir "$lt_peer_dir" >/dev/null 2>&1 || true; }
 
+# Stops every peer started so far.
+lt_stop_peers() {
+  local d
+  for d in "${lt_peer_dirs[@]}"; do "$here/peers/peer.sh" stop --dir "$d" >/dev/null 2>&1 || true; done
+  lt_peer_dirs=()
+}
+
 # A scratch dir in $work, removed at exit with everything started stopped; on a failing exit
 # the tail of its logs goes to stderr first.
 lt_scratch() {  # name
@@ -106,8 +113,7 @@ lt_cleanup() {
   lt_stop_hub
   lt_stop_hubs
   lt_stop_redis
-  local d
-  for d in "${lt_peer_dirs[@]}"; do "$here/peers/peer.sh" stop --dir "$d" >/dev/null 2>&1 || true; done
+  lt_stop_peers
 }
 
 # compare.sh and cluster_compare.sh: parses [--quick] [--peers LIST] [--out DIR] into quick,
